@@ -1,0 +1,1 @@
+"""reactbin: a self-hosted library of reaction images with a CDN-aware API."""

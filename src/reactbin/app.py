@@ -1,0 +1,143 @@
+"""The Litestar application: routes, error mapping, and the lifespan that owns every long-lived resource."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from litestar import Litestar, MediaType, Request, Response, Router
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from reactbin.db.pool import create_pool
+from reactbin.domain.cache import ObjectCache
+from reactbin.domain.resources import Resources
+from reactbin.errors import ReactbinError
+from reactbin.routes import files, health, images, tags
+from reactbin.routes.ui import ui_handlers
+from reactbin.settings import Settings
+from reactbin.storage import open_storage
+from reactbin.urls import UrlResolver
+
+log = logging.getLogger(__name__)
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "request_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _error(detail: str, code: str, status: int, headers: dict[str, str] | None = None) -> Response[Any]:
+    return Response({"detail": detail, "code": code}, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _domain_error(_: Request[Any, Any, Any], exc: ReactbinError) -> Response[Any]:
+    return _error(exc.detail, exc.code, exc.status_code)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        problems = exc.extra if isinstance(exc.extra, list) else []
+        parts = [
+            f"{item.get('key')}: {item.get('message')}" if item.get("key") else str(item.get("message"))
+            for item in problems
+            if isinstance(item, dict)
+        ]
+        detail = "Invalid request" + (f" ({'; '.join(parts)})" if parts else "")
+        return _error(detail, "validation_error", 400)
+    status = exc.status_code
+    if status >= 500:
+        return _internal_error(_, exc)
+    code = _STATUS_CODES.get(status, "client_error")
+    detail = exc.detail if isinstance(exc.detail, str) and exc.detail else code.replace("_", " ").capitalize()
+    return _error(detail, code, status, headers=exc.headers)
+
+
+def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error("Internal server error", "internal_error", 500)
+
+
+def create_app(settings: Settings) -> Litestar:
+    """Build the application for `settings`; resources open when it starts and close when it stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        cpu = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="reactbin-cpu")
+        pool = await create_pool(settings)
+        try:
+            async with open_storage(settings) as storage:
+                app.state.resources = Resources(
+                    settings=settings,
+                    pool=pool,
+                    storage=storage,
+                    urls=UrlResolver(settings.public_base_url),
+                    cache=ObjectCache(settings.cache_bytes),
+                    cpu=cpu,
+                )
+                yield
+        finally:
+            await pool.close()
+            cpu.shutdown(wait=False, cancel_futures=True)
+
+    def provide_resources(state: State) -> Resources:
+        resources: Resources = state.resources
+        return resources
+
+    api = Router(
+        "/api/v1",
+        route_handlers=[
+            images.upload_image,
+            images.list_images,
+            images.get_image,
+            images.replace_tags,
+            images.delete_image,
+            files.image_file,
+            files.image_thumbnail,
+            tags.suggest_tags,
+            health.health,
+            health.ready,
+        ],
+    )
+    ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
+    return Litestar(
+        route_handlers=[api, *ui_handlers(ui_dir)],
+        lifespan=[lifespan],
+        dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
+        exception_handlers={
+            ReactbinError: _domain_error,
+            HTTPException: _http_error,
+            Exception: _internal_error,
+        },
+        request_max_body_size=settings.max_upload_bytes + images.FORM_OVERHEAD,
+        openapi_config=OpenAPIConfig(
+            title="reactbin",
+            version="1.0.0",
+            description="A self-hosted library of reaction images with a CDN-aware API.",
+            path="/api/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        logging_config=None,
+    )
+
+
+def _default_ui_dir() -> Path | None:
+    """The built UI next to the source tree (an editable install run from the repository)."""
+    candidate = Path(__file__).resolve().parents[2] / "ui" / "dist"
+    return candidate if candidate.is_dir() else None

@@ -1,0 +1,1 @@
+"""SQL and row -> Struct conversion. Every function takes a connection first."""

@@ -1,0 +1,220 @@
+"""Images and their tags."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import asyncpg
+import msgspec
+
+
+class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    hash: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+    width: int
+    height: int
+    storage_key: str
+    thumbnail_key: str | None
+    thumbnail_hash: str | None
+    thumbnail_size_bytes: int | None
+    created_at: dt.datetime
+    tags: list[str]
+
+
+class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
+    """What the proxy needs to serve an image's bytes; no tags, so one index lookup."""
+
+    hash: str
+    mime_type: str
+    size_bytes: int
+    storage_key: str
+    thumbnail_key: str | None
+    thumbnail_hash: str | None
+    thumbnail_size_bytes: int | None
+
+
+class NewImage(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    hash: str
+    filename: str
+    mime_type: str
+    size_bytes: int
+    width: int
+    height: int
+    storage_key: str
+    thumbnail_key: str | None
+    thumbnail_hash: str | None
+    thumbnail_size_bytes: int | None
+
+
+class TagCount(msgspec.Struct, frozen=True):
+    name: str
+    count: int
+
+
+_COLUMNS = """
+    i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
+    i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
+    ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags
+"""
+
+
+def _image(record: asyncpg.Record) -> ImageRow:
+    return msgspec.convert(dict(record), ImageRow)
+
+
+async def lock_hash(conn: asyncpg.Connection, sha256: str) -> None:
+    """Serialise every ingest and delete of one content hash until the transaction ends, across replicas."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", sha256)
+
+
+async def get_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> ImageRow | None:
+    record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM images i WHERE i.id = $1", image_id)
+    return None if record is None else _image(record)
+
+
+async def get_image_by_hash(conn: asyncpg.Connection, sha256: str) -> ImageRow | None:
+    record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM images i WHERE i.hash = $1", sha256)
+    return None if record is None else _image(record)
+
+
+async def get_content(conn: asyncpg.Connection, image_id: uuid.UUID) -> ContentRow | None:
+    record = await conn.fetchrow(
+        """
+        SELECT hash, mime_type, size_bytes, storage_key, thumbnail_key, thumbnail_hash, thumbnail_size_bytes
+        FROM images WHERE id = $1
+        """,
+        image_id,
+    )
+    return None if record is None else msgspec.convert(dict(record), ContentRow)
+
+
+async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime:
+    """Insert a new image row and return its creation time."""
+    created_at: dt.datetime = await conn.fetchval(
+        """
+        INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
+                            thumbnail_key, thumbnail_hash, thumbnail_size_bytes)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        RETURNING created_at
+        """,
+        image.id,
+        image.hash,
+        image.filename,
+        image.mime_type,
+        image.size_bytes,
+        image.width,
+        image.height,
+        image.storage_key,
+        image.thumbnail_key,
+        image.thumbnail_hash,
+        image.thumbnail_size_bytes,
+    )
+    return created_at
+
+
+async def add_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str]) -> None:
+    """Add tags an image does not have yet."""
+    if not tags:
+        return
+    await conn.execute(
+        """
+        INSERT INTO image_tags (image_id, tag, created_at)
+        SELECT i.id, t.tag, i.created_at FROM images i, unnest($2::text[]) AS t(tag)
+        WHERE i.id = $1
+        ON CONFLICT DO NOTHING
+        """,
+        image_id,
+        tags,
+    )
+
+
+async def count_tags(conn: asyncpg.Connection, image_id: uuid.UUID) -> int:
+    count: int = await conn.fetchval("SELECT count(*) FROM image_tags WHERE image_id = $1", image_id)
+    return count
+
+
+async def replace_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str]) -> bool:
+    """Make `tags` the image's whole tag set; False when the image does not exist."""
+    exists = await conn.fetchval("SELECT true FROM images WHERE id = $1 FOR UPDATE", image_id)
+    if not exists:
+        return False
+    await conn.execute("DELETE FROM image_tags WHERE image_id = $1 AND NOT (tag = ANY($2::text[]))", image_id, tags)
+    await add_tags(conn, image_id, tags)
+    return True
+
+
+class DeletedImage(msgspec.Struct, frozen=True):
+    hash: str
+    storage_key: str
+    thumbnail_key: str | None
+
+
+async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> DeletedImage | None:
+    """Delete an image row (its tags cascade); None if it did not exist."""
+    record = await conn.fetchrow(
+        "DELETE FROM images WHERE id = $1 RETURNING hash, storage_key, thumbnail_key", image_id
+    )
+    return None if record is None else DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"])
+
+
+async def hash_in_use(conn: asyncpg.Connection, sha256: str) -> bool:
+    in_use: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM images WHERE hash = $1)", sha256)
+    return in_use
+
+
+async def list_images(
+    conn: asyncpg.Connection,
+    *,
+    tags: list[str],
+    limit: int,
+    after: tuple[dt.datetime, uuid.UUID] | None,
+) -> list[ImageRow]:
+    """Newest first; every tag must match; `after` is the (created_at, id) of the last row already seen."""
+    params: list[object] = []
+
+    def param(value: object) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    if not tags:
+        where = "TRUE"
+        if after is not None:
+            where = f"(i.created_at, i.id) < ({param(after[0])}, {param(after[1])})"
+        sql = f"""
+            SELECT {_COLUMNS} FROM images i WHERE {where}
+            ORDER BY i.created_at DESC, i.id DESC LIMIT {param(limit)}
+        """
+    else:
+        # Walk the first tag's index in display order; check the other tags per row.
+        conditions = [f"f.tag = {param(tags[0])}"]
+        if after is not None:
+            conditions.append(f"(f.created_at, f.image_id) < ({param(after[0])}, {param(after[1])})")
+        conditions.extend(
+            f"EXISTS (SELECT 1 FROM image_tags x WHERE x.image_id = f.image_id AND x.tag = {param(tag)})"
+            for tag in tags[1:]
+        )
+        sql = f"""
+            SELECT {_COLUMNS} FROM image_tags f JOIN images i ON i.id = f.image_id
+            WHERE {" AND ".join(conditions)}
+            ORDER BY f.created_at DESC, f.image_id DESC LIMIT {param(limit)}
+        """
+    return [_image(record) for record in await conn.fetch(sql, *params)]
+
+
+async def tag_counts(conn: asyncpg.Connection, *, prefix: str, limit: int) -> list[TagCount]:
+    """Tags starting with `prefix`, most used first."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    records = await conn.fetch(
+        """
+        SELECT tag, count(*) AS n FROM image_tags WHERE tag LIKE $1 || '%'
+        GROUP BY tag ORDER BY n DESC, tag LIMIT $2
+        """,
+        escaped,
+        limit,
+    )
+    return [TagCount(record["tag"], record["n"]) for record in records]

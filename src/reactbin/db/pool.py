@@ -1,0 +1,63 @@
+"""The connection pool and the one translation of "the database is not there" into a domain error."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import cast
+
+import asyncpg
+
+from reactbin.errors import DatabaseUnavailable
+from reactbin.settings import Settings
+
+# Raised when the server is down, restarting, unreachable or hung past a timeout.
+UNAVAILABLE = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.QueryCanceledError,
+)
+
+
+async def create_pool(settings: Settings) -> asyncpg.Pool:
+    """Open a pool; no connection is made until first use, so the service starts while the database is down."""
+    assert settings.database_url is not None
+    pool = await asyncpg.create_pool(
+        settings.database_url,
+        min_size=0,
+        max_size=settings.db_pool_max,
+        timeout=settings.db_connect_timeout,
+        command_timeout=settings.db_command_timeout,
+        max_inactive_connection_lifetime=60,
+    )
+    assert pool is not None
+    return pool
+
+
+@contextlib.asynccontextmanager
+async def acquire(pool: asyncpg.Pool, wait: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection; outages surface as `DatabaseUnavailable`."""
+    try:
+        async with pool.acquire(timeout=wait) as conn:
+            # The pool hands out a proxy that behaves as the connection it wraps.
+            yield cast(asyncpg.Connection, conn)
+    except UNAVAILABLE as exc:
+        raise DatabaseUnavailable() from exc
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool, wait: float) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection inside a transaction that commits on success and rolls back on error."""
+    async with acquire(pool, wait) as conn:
+        try:
+            async with conn.transaction():
+                yield conn
+        except UNAVAILABLE as exc:
+            raise DatabaseUnavailable() from exc

@@ -1,0 +1,1 @@
+"""Use cases: ingest, browse, tag, delete and serve images."""

@@ -1,0 +1,161 @@
+"""Image use cases: ingest an upload, browse, retag, delete, suggest tags."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import asyncpg
+import msgspec
+
+from reactbin.db import images as db
+from reactbin.domain.cursors import decode_cursor, encode_cursor
+from reactbin.domain.resources import Resources, cleanup_on_error
+from reactbin.domain.tags import MAX_TAGS, normalise_tags
+from reactbin.errors import ImageNotFound, StorageError, TooManyTags
+from reactbin.imaging import analyse_upload
+from reactbin.storage import keys
+from reactbin.uploads import ReceivedFile
+
+log = logging.getLogger(__name__)
+
+
+class IngestResult(msgspec.Struct, frozen=True):
+    image: db.ImageRow
+    duplicate: bool
+
+
+class ImagePage(msgspec.Struct, frozen=True):
+    items: list[db.ImageRow]
+    next_cursor: str | None
+
+
+async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -> IngestResult:
+    """Store a received upload once per content hash; a repeat merges its tags into the existing image.
+
+    The objects are written before the row and deleted again unless the row commits, all under a
+    per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
+    """
+    existing = await _merge_duplicate(res, upload.sha256, tags)
+    if existing is not None:
+        return IngestResult(existing, duplicate=True)
+
+    analysis = await res.run_cpu(analyse_upload, upload.path, res.settings.max_image_pixels)
+    image_id = uuid.uuid4()
+    original_key = keys.original_key(upload.sha256, analysis.mime_type)
+    thumbnail = analysis.thumbnail
+    thumbnail_key = keys.thumbnail_key(upload.sha256)
+    written: list[str] = []
+    async with res.tx() as conn, cleanup_on_error(res.storage, written):
+        await db.lock_hash(conn, upload.sha256)
+        raced = await db.get_image_by_hash(conn, upload.sha256)
+        if raced is not None:
+            return IngestResult(await _add_tags(conn, raced, tags), duplicate=True)
+        written.append(original_key)
+        await res.storage.put_file(original_key, upload.path, analysis.mime_type)
+        written.append(thumbnail_key)
+        await res.storage.put_bytes(thumbnail_key, thumbnail.data, thumbnail.mime_type)
+        await db.insert_image(
+            conn,
+            db.NewImage(
+                id=image_id,
+                hash=upload.sha256,
+                filename=upload.filename,
+                mime_type=analysis.mime_type,
+                size_bytes=upload.size,
+                width=analysis.width,
+                height=analysis.height,
+                storage_key=original_key,
+                thumbnail_key=thumbnail_key,
+                thumbnail_hash=thumbnail.sha256,
+                thumbnail_size_bytes=len(thumbnail.data),
+            ),
+        )
+        await db.add_tags(conn, image_id, tags)
+        image = await db.get_image(conn, image_id)
+        assert image is not None
+    return IngestResult(image, duplicate=False)
+
+
+async def _merge_duplicate(res: Resources, sha256: str, tags: list[str]) -> db.ImageRow | None:
+    try:
+        async with res.tx() as conn:
+            existing = await db.get_image_by_hash(conn, sha256)
+            if existing is None:
+                return None
+            await db.lock_hash(conn, sha256)
+            return await _add_tags(conn, existing, tags)
+    except ImageNotFound:  # deleted while we looked: ingest it as new
+        return None
+
+
+async def _add_tags(conn: asyncpg.Connection, image: db.ImageRow, tags: list[str]) -> db.ImageRow:
+    new = [tag for tag in tags if tag not in image.tags]
+    if not new:
+        return image
+    if len(image.tags) + len(new) > MAX_TAGS:
+        raise TooManyTags()
+    await db.add_tags(conn, image.id, new)
+    merged = await db.get_image(conn, image.id)
+    if merged is None:  # deleted between the two reads; the upload's bytes are gone with it
+        raise ImageNotFound()
+    return merged
+
+
+async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:
+    """Newest first, filtered by every tag given, one keyset page at a time."""
+    wanted = normalise_tags(list(tags))
+    after = decode_cursor(cursor) if cursor else None
+    async with res.db() as conn:
+        rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after)
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
+    return ImagePage(items=rows, next_cursor=next_cursor)
+
+
+async def get_image(res: Resources, image_id: uuid.UUID) -> db.ImageRow:
+    async with res.db() as conn:
+        image = await db.get_image(conn, image_id)
+    if image is None:
+        raise ImageNotFound()
+    return image
+
+
+async def replace_tags(res: Resources, image_id: uuid.UUID, tags: list[object]) -> db.ImageRow:
+    wanted = normalise_tags(tags)
+    async with res.tx() as conn:
+        if not await db.replace_tags(conn, image_id, wanted):
+            raise ImageNotFound()
+        image = await db.get_image(conn, image_id)
+    assert image is not None
+    return image
+
+
+async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
+    """Delete the row, then its objects unless another row took the same content in the meantime."""
+    async with res.tx() as conn:
+        deleted = await db.delete_image(conn, image_id)
+    if deleted is None:
+        raise ImageNotFound()
+    try:
+        async with res.tx() as conn:
+            await db.lock_hash(conn, deleted.hash)
+            if await db.hash_in_use(conn, deleted.hash):
+                return
+            for key in (deleted.storage_key, deleted.thumbnail_key):
+                if key is not None:
+                    await res.storage.delete(key)
+    except StorageError:
+        # The image is gone for every client; `reactbin fsck` finds and removes what is left.
+        log.warning("could not delete the objects of image %s; they remain as orphans", image_id)
+
+
+async def suggest_tags(res: Resources, *, prefix: str, limit: int) -> list[db.TagCount]:
+    """Tags starting with `prefix`, most used first, for autocomplete."""
+    cleaned = "-".join(prefix.strip().lower().split())
+    if len(cleaned) > 64:
+        return []
+    async with res.db() as conn:
+        return await db.tag_counts(conn, prefix=cleaned, limit=limit)

@@ -1,0 +1,56 @@
+"""The long-lived resources a use case needs, opened once by the app's lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+import asyncpg
+
+from reactbin.db.pool import acquire, transaction
+from reactbin.domain.cache import ObjectCache
+from reactbin.settings import Settings
+from reactbin.storage import Storage
+from reactbin.urls import UrlResolver
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class Resources:
+    settings: Settings
+    pool: asyncpg.Pool
+    storage: Storage
+    urls: UrlResolver
+    cache: ObjectCache
+    cpu: ThreadPoolExecutor
+
+    def db(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection (autocommit)."""
+        return acquire(self.pool, self.settings.db_connect_timeout)
+
+    def tx(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
+        """A pooled connection inside a transaction."""
+        return transaction(self.pool, self.settings.db_connect_timeout)
+
+    async def run_cpu(self, fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run CPU-bound work (decoding, resizing) on the worker threads, never on the event loop."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.cpu, lambda: fn(*args, **kwargs))
+
+
+@contextlib.asynccontextmanager
+async def cleanup_on_error(storage: Storage, keys: list[str]) -> AsyncIterator[None]:
+    """Delete the objects in `keys` if the block fails, even when it is cancelled (a guard disarmed by success)."""
+    try:
+        yield
+    except BaseException:
+        for key in keys:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(storage.delete(key))
+        raise

@@ -1,0 +1,136 @@
+"""Domain errors and the one table that maps each to an HTTP status and a stable code."""
+
+from __future__ import annotations
+
+
+class ReactbinError(Exception):
+    """Base of every error a client may see; `detail` is safe to show, `code` is stable."""
+
+    status_code: int = 500
+    code: str = "internal_error"
+    detail: str = "Internal server error"
+
+    def __init__(self, detail: str | None = None) -> None:
+        if detail is not None:
+            self.detail = detail
+        super().__init__(self.detail)
+
+
+class BadRequest(ReactbinError):
+    status_code = 400
+    code = "bad_request"
+    detail = "Bad request"
+
+
+class InvalidMultipart(ReactbinError):
+    status_code = 400
+    code = "invalid_multipart"
+    detail = "The request body is not valid multipart/form-data"
+
+
+class MissingFile(ReactbinError):
+    status_code = 400
+    code = "missing_file"
+    detail = "The form needs exactly one file part"
+
+
+class InvalidCursor(ReactbinError):
+    status_code = 400
+    code = "invalid_cursor"
+    detail = "The cursor is malformed or was not issued by this service"
+
+
+class ImageNotFound(ReactbinError):
+    status_code = 404
+    code = "image_not_found"
+    detail = "Image not found"
+
+
+class ThumbnailNotFound(ReactbinError):
+    status_code = 404
+    code = "thumbnail_not_found"
+    detail = "This image has no thumbnail"
+
+
+class FileTooLarge(ReactbinError):
+    status_code = 413
+    code = "file_too_large"
+    detail = "The file is larger than the upload limit"
+
+
+class RequestTooLarge(ReactbinError):
+    status_code = 413
+    code = "request_too_large"
+    detail = "The request is larger than allowed"
+
+
+class UnsupportedMediaType(ReactbinError):
+    status_code = 415
+    code = "unsupported_media_type"
+    detail = "Only JPEG, PNG, GIF and WebP images are accepted"
+
+
+class EmptyFile(ReactbinError):
+    status_code = 422
+    code = "empty_file"
+    detail = "The file is empty"
+
+
+class InvalidImage(ReactbinError):
+    status_code = 422
+    code = "invalid_image"
+    detail = "The file is damaged or not a complete image"
+
+
+class ImageTooLarge(ReactbinError):
+    status_code = 422
+    code = "image_too_large"
+    detail = "The image has more pixels than allowed"
+
+
+class InvalidTag(ReactbinError):
+    status_code = 422
+    code = "invalid_tag"
+    detail = "Invalid tag"
+
+
+class TooManyTags(ReactbinError):
+    status_code = 422
+    code = "too_many_tags"
+    detail = "An image can have at most 50 tags"
+
+
+class RangeNotSatisfiable(ReactbinError):
+    status_code = 416
+    code = "range_not_satisfiable"
+    detail = "The requested range is not satisfiable"
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+
+class StorageError(ReactbinError):
+    """The object store failed or timed out; never carries the store's own message."""
+
+    status_code = 500
+    code = "storage_error"
+    detail = "Failed to retrieve image content"
+
+
+class StorageWriteError(StorageError):
+    detail = "Failed to store image content"
+
+
+class ObjectMissing(ReactbinError):
+    """A row references an object the store does not have."""
+
+    status_code = 404
+    code = "content_not_found"
+    detail = "Image content not found"
+
+
+class DatabaseUnavailable(ReactbinError):
+    status_code = 503
+    code = "database_unavailable"
+    detail = "The database is unavailable, try again shortly"

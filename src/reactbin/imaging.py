@@ -1,0 +1,213 @@
+"""Pillow work on files and bytes: sniff the type, validate, read the displayed size, make thumbnails.
+
+Everything here is CPU-bound and synchronous; callers run it off the event loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+from PIL import Image, UnidentifiedImageError
+
+from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
+
+# Pillow's own bomb guard only warns below twice its limit; we check the declared size ourselves and
+# raise Pillow's ceiling out of the way so its warning never turns into a surprise.
+Image.MAX_IMAGE_PIXELS = None
+
+THUMBNAIL_BOX = 400
+SNIFF_BYTES = 16
+
+# Only these decoders ever run: exotic formats (TIFF, PSD, EPS, ...) never reach Pillow's plugins.
+PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/gif": "GIF", "image/webp": "WEBP"}
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ORIENTATION_TAG = 0x0112
+
+
+class Thumbnail(msgspec.Struct, frozen=True):
+    """An encoded thumbnail and what the database records about it."""
+
+    data: bytes
+    sha256: str
+    width: int
+    height: int
+    mime_type: str
+
+
+class Analysis(msgspec.Struct, frozen=True):
+    """What an accepted upload turned out to be."""
+
+    mime_type: str
+    width: int
+    height: int
+    thumbnail: Thumbnail
+
+
+def sniff_mime_type(head: bytes) -> str:
+    """Detect an accepted image type from the first bytes of a file.
+
+    Raises:
+        EmptyFile: nothing was sent.
+        UnsupportedMediaType: the bytes are not JPEG, PNG, GIF or WebP.
+    """
+    if not head:
+        raise EmptyFile()
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    raise UnsupportedMediaType()
+
+
+def analyse_upload(path: Path, max_pixels: int) -> Analysis:
+    """Validate an uploaded file completely and make its library thumbnail.
+
+    The declared size is checked before any pixel is decoded, then the image is decoded (reduced where the
+    format allows) so truncated or corrupt files are rejected rather than stored.
+
+    Raises:
+        EmptyFile, UnsupportedMediaType, ImageTooLarge, InvalidImage.
+    """
+    with path.open("rb") as handle:
+        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
+        handle.seek(0)
+        with _open_checked(handle, mime_type, max_pixels) as image:
+            orientation = _orientation(image)
+            width, height = image.size
+            if orientation in (5, 6, 7, 8):
+                width, height = height, width
+            thumbnail = _make_thumbnail(image, orientation, THUMBNAIL_BOX, "webp", "contain")
+    return Analysis(mime_type=mime_type, width=width, height=height, thumbnail=thumbnail)
+
+
+def render_thumbnail(
+    data: bytes,
+    max_pixels: int,
+    *,
+    width: int,
+    height: int,
+    fit: Literal["contain", "cover"],
+    fmt: Literal["webp", "jpeg", "png"],
+) -> Thumbnail:
+    """Render a thumbnail of `data` for the job API: within (or covering) `width`x`height`."""
+    mime_type = sniff_mime_type(data[:SNIFF_BYTES])
+    with _open_checked(io.BytesIO(data), mime_type, max_pixels) as image:
+        return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
+
+
+def _open_checked(handle: io.BufferedIOBase | io.BytesIO | object, mime_type: str, max_pixels: int) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(handle, formats=[PIL_FORMATS[mime_type]])  # type: ignore[arg-type]
+    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage() from exc
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage() from exc
+    width, height = image.size
+    if width <= 0 or height <= 0:
+        image.close()
+        raise InvalidImage()
+    if width * height > max_pixels:
+        image.close()
+        raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {max_pixels} pixels are allowed")
+    return image
+
+
+def _orientation(image: Image.Image) -> int:
+    # Read EXIF from the header bytes only: PngImageFile.getexif() would decode the whole image.
+    raw = image.info.get("exif")
+    if not raw:
+        return 1
+    try:
+        exif = Image.Exif()
+        exif.load(raw)
+        value = exif.get(_ORIENTATION_TAG, 1)
+    except Exception:
+        return 1
+    return value if isinstance(value, int) and value in range(1, 9) else 1
+
+
+def _make_thumbnail(
+    image: Image.Image,
+    orientation: int,
+    box: int | tuple[int, int],
+    fmt: str,
+    fit: str,
+) -> Thumbnail:
+    target = (box, box) if isinstance(box, int) else box
+    # The box is in displayed orientation; the stored pixels are not rotated yet.
+    stored_target = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
+    try:
+        image.seek(0)
+        if fit == "cover":
+            scale = max(stored_target[0] / image.width, stored_target[1] / image.height)
+            image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+            image.load()
+            frame = _cover(image, stored_target)
+        else:
+            image.thumbnail(stored_target, Image.Resampling.LANCZOS)
+            frame = image
+        if orientation in _TRANSPOSE:
+            frame = frame.transpose(_TRANSPOSE[orientation])
+        frame = _normalise_mode(frame, fmt)
+        out = io.BytesIO()
+        if fmt == "webp":
+            frame.save(out, "WEBP", quality=80, method=4)
+        elif fmt == "jpeg":
+            frame.save(out, "JPEG", quality=85, optimize=True)
+        else:
+            frame.save(out, "PNG", optimize=True)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise InvalidImage() from exc
+    data = out.getvalue()
+    return Thumbnail(
+        data=data,
+        sha256=hashlib.sha256(data).hexdigest(),
+        width=frame.width,
+        height=frame.height,
+        mime_type=f"image/{fmt}",
+    )
+
+
+def _cover(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+    scale = max(target[0] / image.width, target[1] / image.height)
+    resized = image.resize(
+        (max(target[0], round(image.width * scale)), max(target[1], round(image.height * scale))),
+        Image.Resampling.LANCZOS,
+    )
+    left = (resized.width - target[0]) // 2
+    top = (resized.height - target[1]) // 2
+    return resized.crop((left, top, left + target[0], top + target[1]))
+
+
+def _normalise_mode(image: Image.Image, fmt: str) -> Image.Image:
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    if fmt == "jpeg":
+        if has_alpha:
+            rgba = image.convert("RGBA")
+            background = Image.new("RGB", rgba.size, (255, 255, 255))
+            background.paste(rgba, mask=rgba.getchannel("A"))
+            return background
+        return image if image.mode == "RGB" else image.convert("RGB")
+    if has_alpha:
+        return image if image.mode == "RGBA" else image.convert("RGBA")
+    return image if image.mode == "RGB" else image.convert("RGB")

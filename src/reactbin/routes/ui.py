@@ -1,0 +1,49 @@
+"""The single-page UI: hashed assets cached for a year, index.html revalidated, deep links get index.html."""
+
+from __future__ import annotations
+
+import mimetypes
+from pathlib import Path
+from typing import Annotated, Any
+
+from litestar import Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import PathParameter
+from litestar.response import File
+
+_PLACEHOLDER = b"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>reactbin</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><h1>reactbin</h1><p>The API is running at <a href="/api/v1/images">/api/v1/images</a>
+(OpenAPI at <a href="/api/docs">/api/docs</a>). The web UI has not been built.</p></body></html>
+"""
+
+
+def ui_handlers(ui_dir: Path | None) -> list[Any]:
+    """Routes that serve the built UI from `ui_dir` (or a placeholder page when it has not been built)."""
+    root = ui_dir.resolve() if ui_dir is not None and (ui_dir / "index.html").is_file() else None
+
+    def index() -> Response[bytes]:
+        body = (root / "index.html").read_bytes() if root is not None else _PLACEHOLDER
+        return Response(body, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
+
+    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=True)
+    def spa(path: Annotated[str, PathParameter()] = "") -> Response[Any]:
+        relative = path.lstrip("/")
+        if relative.startswith("api/"):
+            raise NotFoundException()
+        if root is not None and relative:
+            candidate = (root / relative).resolve()
+            if candidate.is_relative_to(root) and candidate.is_file():
+                hashed = candidate.is_relative_to(root / "assets")
+                return File(
+                    candidate,
+                    content_disposition_type="inline",
+                    media_type=mimetypes.guess_type(candidate.name)[0] or "application/octet-stream",
+                    headers={"cache-control": "public, max-age=31536000, immutable" if hashed else "no-cache"},
+                )
+            if "." in relative.rsplit("/", 1)[-1]:
+                raise NotFoundException()
+        return index()
+
+    return [spa]

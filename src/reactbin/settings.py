@@ -1,0 +1,136 @@
+"""Settings built once from the environment and passed down; nothing reads the environment at import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """An invalid or missing setting; the message names the variable."""
+
+
+class S3Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Connection settings of an S3-compatible store (AWS, Cloudflare R2, SeaweedFS, MinIO)."""
+
+    bucket: str
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: str | None = None
+    secret_access_key: str | None = None
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_pool_connections: int = 32
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything the service needs to run, validated."""
+
+    database_url: str | None = None
+    storage_backend: Literal["filesystem", "s3"] = "filesystem"
+    storage_dir: Path = Path("data/objects")
+    s3: S3Settings | None = None
+    public_base_url: str | None = None
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    db_pool_min: int = 1
+    db_pool_max: int = 10
+    db_connect_timeout: float = 5.0
+    db_command_timeout: float = 10.0
+    ui_dir: Path | None = None
+    cache_bytes: int = 64 * 1024 * 1024
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables.
+
+        Raises:
+            ConfigError: naming the first variable that is invalid.
+        """
+        env = os.environ if env is None else env
+        reader = _EnvReader(env)
+        backend = reader.get("STORAGE_BACKEND", "filesystem").lower()
+        if backend not in ("filesystem", "s3"):
+            raise ConfigError(f"STORAGE_BACKEND must be 'filesystem' or 's3', got {backend!r}")
+        s3 = None
+        if backend == "s3":
+            bucket = reader.get("S3_BUCKET_NAME", "")
+            if not bucket:
+                raise ConfigError("S3_BUCKET_NAME is required when STORAGE_BACKEND=s3")
+            endpoint = reader.get("S3_ENDPOINT_URL", "") or None
+            if endpoint is not None:
+                _require_http_url("S3_ENDPOINT_URL", endpoint)
+            access_key = reader.get("S3_ACCESS_KEY_ID", "") or None
+            secret_key = reader.get("S3_SECRET_ACCESS_KEY", "") or None
+            if (access_key is None) != (secret_key is None):
+                raise ConfigError("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set together")
+            s3 = S3Settings(
+                bucket=bucket,
+                endpoint_url=endpoint,
+                region=reader.get("S3_REGION", "us-east-1"),
+                access_key_id=access_key,
+                secret_access_key=secret_key,
+                connect_timeout=reader.number("S3_CONNECT_TIMEOUT", 3.0, float, minimum=0.1),
+                read_timeout=reader.number("S3_READ_TIMEOUT", 10.0, float, minimum=0.1),
+                max_pool_connections=reader.number("S3_MAX_POOL_CONNECTIONS", 32, int, minimum=1),
+            )
+        public_base = reader.get("S3_PUBLIC_BASE_URL", "") or None
+        if public_base is not None:
+            _require_http_url("S3_PUBLIC_BASE_URL", public_base)
+            public_base = public_base.rstrip("/")
+        database_url = reader.get("DATABASE_URL", "") or None
+        if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
+            raise ConfigError("DATABASE_URL must be a postgresql:// URL")
+        ui_dir = reader.get("UI_DIR", "")
+        return cls(
+            database_url=database_url,
+            storage_backend="s3" if backend == "s3" else "filesystem",
+            storage_dir=Path(reader.get("STORAGE_DIR", "data/objects")),
+            s3=s3,
+            public_base_url=public_base,
+            max_upload_bytes=reader.number("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, int, minimum=1),
+            max_image_pixels=reader.number("MAX_IMAGE_PIXELS", 64_000_000, int, minimum=1),
+            db_pool_min=reader.number("DB_POOL_MIN", 1, int, minimum=0),
+            db_pool_max=reader.number("DB_POOL_MAX", 10, int, minimum=1),
+            db_connect_timeout=reader.number("DB_CONNECT_TIMEOUT", 5.0, float, minimum=0.1),
+            db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),
+            ui_dir=Path(ui_dir) if ui_dir else None,
+            cache_bytes=reader.number("CACHE_BYTES", 64 * 1024 * 1024, int, minimum=0),
+        )
+
+    def with_database_url(self, url: str) -> Settings:
+        """Return a copy pointing at another database (used by `reactbin dev`)."""
+        return msgspec.structs.replace(self, database_url=url)
+
+
+class _EnvReader:
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str, default: str) -> str:
+        return self._env.get(name, default).strip()
+
+    def number(self, name: str, default: T, kind: Callable[[str], T], *, minimum: float) -> T:
+        raw = self.get(name, "")
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value < minimum:  # type: ignore[operator]
+            raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
+        return value
+
+
+def _require_http_url(name: str, value: str) -> None:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL")

@@ -1,0 +1,156 @@
+"""A store in any S3-compatible bucket: AWS S3, Cloudflare R2, SeaweedFS, MinIO."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+from aiobotocore.config import AioConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from reactbin.errors import ObjectMissing, StorageError, StorageWriteError
+from reactbin.settings import S3Settings
+from reactbin.storage.base import CHUNK_SIZE
+
+IMMUTABLE = "public, max-age=31536000, immutable"
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+# Transport failures surface from aiohttp/asyncio as well as from botocore.
+_FAILURES = (BotoCoreError, ClientError, OSError, asyncio.TimeoutError)
+
+
+def _is_missing(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING_CODES
+
+
+class S3Reader:
+    """The body of one GetObject; closing it returns or drops its pooled connection."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._closed = False
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                try:
+                    chunk = await self._body.read(CHUNK_SIZE)
+                except _FAILURES as exc:
+                    raise StorageError() from exc
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._body.close()
+
+
+class S3Storage:
+    """Objects in one bucket, reached with one pooled aioboto3 client owned by the app's lifespan."""
+
+    def __init__(self, client: Any, bucket: str) -> None:
+        self._client = client
+        self._bucket = bucket
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, settings: S3Settings) -> AsyncIterator[S3Storage]:
+        """Open a client for `settings` and close it on exit."""
+        session = aioboto3.Session()
+        config = AioConfig(
+            region_name=settings.region,
+            signature_version="s3v4",
+            connect_timeout=settings.connect_timeout,
+            read_timeout=settings.read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=settings.max_pool_connections,
+            # R2 rejects the newer default checksums; validating CRC32 of every body cost a third of proxy CPU.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+            s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
+        )
+        async with session.client(
+            "s3",
+            endpoint_url=settings.endpoint_url,
+            aws_access_key_id=settings.access_key_id,
+            aws_secret_access_key=settings.secret_access_key,
+            config=config,
+        ) as client:
+            yield cls(client, settings.bucket)
+
+    async def put_file(self, key: str, path: Path, content_type: str) -> None:
+        try:
+            body = await asyncio.to_thread(path.open, "rb")
+            with body:
+                await self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=key,
+                    Body=body,
+                    ContentLength=os.fstat(body.fileno()).st_size,
+                    ContentType=content_type,
+                    CacheControl=IMMUTABLE,
+                )
+        except _FAILURES as exc:
+            raise StorageWriteError() from exc
+
+    async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        try:
+            await self._client.put_object(
+                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=IMMUTABLE
+            )
+        except _FAILURES as exc:
+            raise StorageWriteError() from exc
+
+    async def open(self, key: str, byte_range: tuple[int, int] | None = None) -> S3Reader:
+        extra = {} if byte_range is None else {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"}
+        try:
+            response = await self._client.get_object(Bucket=self._bucket, Key=key, **extra)
+        except _FAILURES as exc:
+            if _is_missing(exc):
+                raise ObjectMissing() from None
+            raise StorageError() from exc
+        return S3Reader(response["Body"])
+
+    async def read_bytes(self, key: str) -> bytes:
+        reader = await self.open(key)
+        return b"".join([chunk async for chunk in reader.chunks()])
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self._client.delete_object(Bucket=self._bucket, Key=key)
+        except _FAILURES as exc:
+            if _is_missing(exc):
+                return
+            raise StorageWriteError() from exc
+
+    async def exists(self, key: str) -> bool:
+        try:
+            await self._client.head_object(Bucket=self._bucket, Key=key)
+        except _FAILURES as exc:
+            if _is_missing(exc):
+                return False
+            raise StorageError() from exc
+        return True
+
+    async def list_keys(self, prefix: str) -> AsyncIterator[str]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        try:
+            async for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    yield item["Key"]
+        except _FAILURES as exc:
+            raise StorageError() from exc
+
+    async def check(self) -> None:
+        try:
+            await self._client.head_bucket(Bucket=self._bucket)
+        except _FAILURES as exc:
+            raise StorageError() from exc

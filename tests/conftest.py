@@ -1,0 +1,173 @@
+"""Real PostgreSQL and a real S3 server for the whole session; a fresh bucket and empty tables per test.
+
+`DATABASE_URL` / `S3_ENDPOINT_URL` (+ `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY`) point the suite at
+servers that already run; otherwise it starts embedded PostgreSQL and SeaweedFS on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from reactbin.app import create_app
+from reactbin.db.migrations import migrate
+from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
+from reactbin.settings import S3Settings, Settings
+from reactbin.storage import Storage, open_storage
+
+FIXTURES = Path(__file__).parent / "fixtures" / "images"
+S3_ACCESS_KEY = "reactbin-test-access"
+S3_SECRET_KEY = "reactbin-test-secret-0123456789"
+
+
+class S3Server:
+    def __init__(self, endpoint_url: str, access_key: str, secret_key: str, server: EmbeddedSeaweedFS | None) -> None:
+        self.endpoint_url = endpoint_url
+        self.access_key = access_key
+        self.secret_key = secret_key
+        self.server = server
+
+    def settings(self, bucket: str, **overrides: Any) -> S3Settings:
+        return S3Settings(
+            bucket=bucket,
+            endpoint_url=self.endpoint_url,
+            region="us-east-1",
+            access_key_id=self.access_key,
+            secret_access_key=self.secret_key,
+            **overrides,
+        )
+
+    def new_bucket(self) -> str:
+        import boto3
+
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        client = boto3.client(
+            "s3",
+            endpoint_url=self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+        )
+        client.create_bucket(Bucket=name)
+        return name
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres | None]:
+    """The embedded server, or None when the suite runs against DATABASE_URL."""
+    if os.environ.get("DATABASE_URL"):
+        yield None
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), durable=False)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+async def database_url(postgres: EmbeddedPostgres | None) -> str:
+    """A migrated database for this session."""
+    url = os.environ.get("DATABASE_URL") or (postgres.create_database("reactbin_test") if postgres else "")
+    conn = await asyncpg.connect(url)
+    try:
+        await migrate(conn)
+    finally:
+        await conn.close()
+    return url
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    if endpoint := os.environ.get("S3_ENDPOINT_URL"):
+        yield S3Server(endpoint, os.environ["S3_ACCESS_KEY_ID"], os.environ["S3_SECRET_ACCESS_KEY"], None)
+        return
+    server = EmbeddedSeaweedFS(tmp_path_factory.mktemp("seaweedfs"), S3_ACCESS_KEY, S3_SECRET_KEY)
+    server.start()
+    try:
+        yield S3Server(server.endpoint_url, S3_ACCESS_KEY, S3_SECRET_KEY, server)
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test database, whose image tables start empty."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("TRUNCATE images CASCADE")
+        yield conn
+    finally:
+        await conn.close()
+
+
+AppFactory = Callable[..., contextlib.AbstractAsyncContextManager[AsyncTestClient[Any]]]
+
+
+@pytest.fixture
+def make_client(db: asyncpg.Connection, database_url: str, s3_server: S3Server, tmp_path: Path) -> AppFactory:
+    """Start the real app on the test database and a fresh bucket (or directory) and give an HTTP client."""
+
+    @contextlib.asynccontextmanager
+    async def make(backend: str = "s3", **overrides: Any) -> AsyncIterator[AsyncTestClient[Any]]:
+        s3_overrides = overrides.pop("s3", {})
+        settings = Settings(
+            database_url=database_url,
+            storage_backend="s3" if backend == "s3" else "filesystem",
+            storage_dir=tmp_path / "objects",
+            s3=s3_server.settings(s3_server.new_bucket(), **s3_overrides) if backend == "s3" else None,
+            **overrides,
+        )
+        async with AsyncTestClient(create_app(settings)) as client:
+            yield client
+
+    return make
+
+
+@pytest.fixture
+async def client(make_client: AppFactory) -> AsyncIterator[AsyncTestClient[Any]]:
+    async with make_client() as client:
+        yield client
+
+
+def settings_of(client: AsyncTestClient[Any]) -> Settings:
+    settings: Settings = client.app.state.resources.settings
+    return settings
+
+
+@contextlib.asynccontextmanager
+async def storage_of(client: AsyncTestClient[Any]) -> AsyncIterator[Storage]:
+    """A second connection to the app's store, on the test's event loop, to look at what really got stored."""
+    async with open_storage(settings_of(client)) as storage:
+        yield storage
+
+
+async def stored_keys(client: AsyncTestClient[Any]) -> list[str]:
+    async with storage_of(client) as storage:
+        return sorted([key async for key in storage.list_keys("")])
+
+
+def fixture_bytes(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+async def upload(
+    client: AsyncTestClient[Any],
+    name: str,
+    data: bytes | None = None,
+    *,
+    tags: str | None = None,
+    content_type: str = "application/octet-stream",
+) -> Any:
+    files = {"file": (name, fixture_bytes(name) if data is None else data, content_type)}
+    form = {"tags": tags} if tags is not None else None
+    return await client.post("/api/v1/images", files=files, data=form)
