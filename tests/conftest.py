@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -60,18 +62,30 @@ class S3Server:
         return name
 
 
+@contextlib.contextmanager
+def server_dir(name: str) -> Iterator[Path]:
+    """A data directory outside pytest's tmp tree: a second pytest run resets that tree to 0700, which cuts
+    off a PostgreSQL that runs as its own unprivileged user."""
+    path = Path(tempfile.mkdtemp(prefix=f"reactbin-{name}-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres | None]:
+def postgres() -> Iterator[EmbeddedPostgres | None]:
     """The embedded server, or None when the suite runs against DATABASE_URL."""
     if os.environ.get("DATABASE_URL"):
         yield None
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"), durable=False)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with server_dir("postgres") as data_dir:
+        server = EmbeddedPostgres(data_dir, durable=False)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -87,24 +101,25 @@ async def database_url(postgres: EmbeddedPostgres | None) -> str:
 
 
 @pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+def s3_server() -> Iterator[S3Server]:
     if endpoint := os.environ.get("S3_ENDPOINT_URL"):
         yield S3Server(endpoint, os.environ["S3_ACCESS_KEY_ID"], os.environ["S3_SECRET_ACCESS_KEY"], None)
         return
-    server = EmbeddedSeaweedFS(tmp_path_factory.mktemp("seaweedfs"), S3_ACCESS_KEY, S3_SECRET_KEY)
-    server.start()
-    try:
-        yield S3Server(server.endpoint_url, S3_ACCESS_KEY, S3_SECRET_KEY, server)
-    finally:
-        server.stop()
+    with server_dir("seaweedfs") as data_dir:
+        server = EmbeddedSeaweedFS(data_dir, S3_ACCESS_KEY, S3_SECRET_KEY)
+        server.start()
+        try:
+            yield S3Server(server.endpoint_url, S3_ACCESS_KEY, S3_SECRET_KEY, server)
+        finally:
+            server.stop()
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
-    """A connection to the test database, whose image tables start empty."""
+    """A connection to the test database, whose image, job and queue tables start empty."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("TRUNCATE images CASCADE")
+        await conn.execute("TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log CASCADE")
         yield conn
     finally:
         await conn.close()

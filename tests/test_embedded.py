@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.session import Session
 
-from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS, EmbeddedSeaweedFSError
+from reactbin.embedded import EmbeddedPostgres, EmbeddedPostgresError, EmbeddedSeaweedFS, EmbeddedSeaweedFSError
 
 ACCESS_KEY = "embedded-test-key"
 SECRET_KEY = "embedded-test-secret"
@@ -119,6 +120,17 @@ async def test_postgres_reuses_cluster_and_remembered_port(scratch: Path) -> Non
         assert await fetchval(second.dsn, "SELECT count(*) FROM pg_database WHERE datname = 'reactbin_test'") == 1
 
 
+def test_postgres_busy_port_error_has_log_tail(scratch: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        server = EmbeddedPostgres(scratch, port=busy.getsockname()[1], durable=False)
+        with pytest.raises(EmbeddedPostgresError, match="Address already in use") as failure:
+            server.start()
+    assert "server log tail" in str(failure.value)
+    assert not server.is_running()
+
+
 # ---------------------------------------------------------------------- SeaweedFS
 
 
@@ -193,17 +205,16 @@ def test_seaweedfs_pause_and_resume(seaweed: EmbeddedSeaweedFS) -> None:
     assert s3.list_objects_v2(Bucket="paused")["KeyCount"] == 0
 
 
-def test_seaweedfs_stop_and_start_keep_endpoint(scratch: Path) -> None:
-    server = EmbeddedSeaweedFS(scratch, ACCESS_KEY, SECRET_KEY)
-    with server:
-        endpoint = server.endpoint_url
-        server.create_bucket("kept")
-        make_client(server).put_object(Bucket="kept", Key="k", Body=b"v")
-        server.stop()
-        assert not server.is_running()
-        with pytest.raises(EmbeddedSeaweedFSError):
-            server.pause()
-        server.start()
-        assert server.endpoint_url == endpoint
-        assert make_client(server).get_object(Bucket="kept", Key="k")["Body"].read() == b"v"
-    assert not server.is_running()
+def test_seaweedfs_stop_and_start_keep_endpoint_and_data(seaweed: EmbeddedSeaweedFS) -> None:
+    endpoint = seaweed.endpoint_url
+    seaweed.create_bucket("kept")
+    make_client(seaweed).put_object(Bucket="kept", Key="k", Body=b"v")
+
+    seaweed.stop()
+    assert not seaweed.is_running()
+    with pytest.raises(EmbeddedSeaweedFSError):
+        seaweed.pause()
+
+    seaweed.start()  # leaves the shared server running for any later test
+    assert seaweed.endpoint_url == endpoint
+    assert make_client(seaweed).get_object(Bucket="kept", Key="k")["Body"].read() == b"v"

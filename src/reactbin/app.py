@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +15,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
-from reactbin.db.pool import create_pool
-from reactbin.domain.cache import ObjectCache
-from reactbin.domain.resources import Resources
+from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ReactbinError
-from reactbin.routes import files, health, images, tags
+from reactbin.routes import files, health, images, jobs, tags
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
-from reactbin.storage import open_storage
-from reactbin.urls import UrlResolver
+from reactbin.worker import running_worker
 
 log = logging.getLogger(__name__)
 
@@ -79,22 +74,13 @@ def create_app(settings: Settings) -> Litestar:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        cpu = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2), thread_name_prefix="reactbin-cpu")
-        pool = await create_pool(settings)
-        try:
-            async with open_storage(settings) as storage:
-                app.state.resources = Resources(
-                    settings=settings,
-                    pool=pool,
-                    storage=storage,
-                    urls=UrlResolver(settings.public_base_url),
-                    cache=ObjectCache(settings.cache_bytes),
-                    cpu=cpu,
-                )
-                yield
-        finally:
-            await pool.close()
-            cpu.shutdown(wait=False, cancel_futures=True)
+        async with contextlib.AsyncExitStack() as stack:
+            resources = await stack.enter_async_context(open_resources(settings))
+            app.state.resources = resources
+            if settings.run_worker:
+                # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
+                await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
+            yield
 
     def provide_resources(state: State) -> Resources:
         resources: Resources = state.resources
@@ -110,6 +96,11 @@ def create_app(settings: Settings) -> Litestar:
             images.delete_image,
             files.image_file,
             files.image_thumbnail,
+            jobs.submit_thumbnail,
+            jobs.list_jobs,
+            jobs.get_job,
+            jobs.get_job_thumbnail,
+            jobs.job_thumbnail_file,
             tags.suggest_tags,
             health.health,
             health.ready,

@@ -1,4 +1,4 @@
-"""`reactbin serve | migrate | dev | openapi`: the only place that reads the environment."""
+"""`reactbin serve | migrate | dev | worker | openapi`: the only place that reads the environment."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -34,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
     dev.add_argument("--port", type=int, default=8000)
     dev.add_argument("--data-dir", type=Path, default=Path("data"))
 
+    worker = commands.add_parser("worker", help="run thumbnail job workers (no HTTP); stop with SIGTERM or Ctrl-C")
+    worker.add_argument(
+        "--concurrency", type=int, default=None, help="jobs run at once (default: WORKER_CONCURRENCY, else 2)"
+    )
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
     args = parser.parse_args(argv)
@@ -47,6 +53,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"applied {len(applied)} migration(s)" + (f": {', '.join(applied)}" if applied else ""))
         elif args.command == "dev":
             _dev(settings, args.host, args.port, args.data_dir)
+        elif args.command == "worker":
+            concurrency = settings.worker_concurrency if args.concurrency is None else args.concurrency
+            if concurrency < 1:
+                raise ConfigError("--concurrency must be at least 1")
+            _run_worker(_require_database(settings), concurrency)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -104,6 +115,26 @@ def app_from_env() -> object:
     from reactbin.app import create_app
 
     return create_app(Settings.from_env())
+
+
+def _run_worker(settings: Settings, concurrency: int) -> None:
+    import uvloop
+
+    uvloop.run(_work(settings, concurrency))
+
+
+async def _work(settings: Settings, concurrency: int) -> None:
+    from reactbin.domain.resources import open_resources
+    from reactbin.worker import running_worker
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    # One CPU thread per job slot: `concurrency` decodes at once, never more.
+    async with open_resources(settings, cpu_threads=concurrency) as res, running_worker(res, concurrency=concurrency):
+        await stop.wait()
+        log.info("stopping: waiting for running jobs")
 
 
 def _dev(settings: Settings, host: str, port: int, data_dir: Path) -> None:

@@ -52,6 +52,24 @@ class ThumbnailNotFound(ReactbinError):
     detail = "This image has no thumbnail"
 
 
+class JobNotFound(ReactbinError):
+    status_code = 404
+    code = "job_not_found"
+    detail = "Job not found"
+
+
+class JobNotReady(ReactbinError):
+    status_code = 409
+    code = "job_not_ready"
+    detail = "The job has not finished yet"
+
+
+class InvalidThumbnailOptions(ReactbinError):
+    status_code = 422
+    code = "invalid_thumbnail_options"
+    detail = "Invalid thumbnail options"
+
+
 class FileTooLarge(ReactbinError):
     status_code = 413
     code = "file_too_large"

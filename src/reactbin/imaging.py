@@ -77,6 +77,40 @@ def sniff_mime_type(head: bytes) -> str:
     raise UnsupportedMediaType()
 
 
+class ImageInfo(msgspec.Struct, frozen=True):
+    """What a validated file is, as displayed (after EXIF orientation)."""
+
+    mime_type: str
+    width: int
+    height: int
+
+
+def validate_image(path: Path, max_pixels: int) -> ImageInfo:
+    """Check that a file is a complete accepted image, without making anything from it.
+
+    Same checks as `analyse_upload`: type from the bytes, declared size against `max_pixels` before any pixel
+    is decoded, then a full decode (JPEG at 1/8 scale, which still reads every scan) so truncated or corrupt
+    files are rejected.
+
+    Raises:
+        EmptyFile, UnsupportedMediaType, ImageTooLarge, InvalidImage.
+    """
+    with path.open("rb") as handle:
+        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
+        handle.seek(0)
+        with _open_checked(handle, mime_type, max_pixels) as image:
+            orientation = _orientation(image)
+            width, height = image.size
+            try:
+                image.draft(None, (max(1, width // 8), max(1, height // 8)))
+                image.load()
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise InvalidImage() from exc
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    return ImageInfo(mime_type=mime_type, width=width, height=height)
+
+
 def analyse_upload(path: Path, max_pixels: int) -> Analysis:
     """Validate an uploaded file completely and make its library thumbnail.
 

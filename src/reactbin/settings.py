@@ -1,8 +1,23 @@
-"""Settings built once from the environment and passed down; nothing reads the environment at import."""
+"""Settings built once from the environment and passed down; nothing reads the environment at import.
+
+Thumbnail jobs (see `reactbin.worker`):
+
+- `RUN_WORKER` (`true`/`false`, default `true`): `reactbin serve`/`dev` also run a job worker in-process.
+- `WORKER_CONCURRENCY` (default 2): jobs one worker process runs at once (`reactbin worker --concurrency`).
+- `JOB_TTL` (default `7d`): how long a finished job, its thumbnail and its queue log stay; seconds, or a
+  number with `s`, `m`, `h` or `d`, e.g. `3600`, `90s`, `15m`, `12h`, `7d`.
+- `JOB_MAX_ATTEMPTS` (default 3): starts before a job fails for good; a crashed worker's start counts.
+- `JOB_RETRY_DELAY` (seconds, default 2): first back-off after a transient failure; doubles per attempt.
+- `JOB_HEARTBEAT_TIMEOUT` (seconds, default 5): a started job whose worker stops beating this long is
+  taken over by another worker.
+- `JOB_POLL_INTERVAL` (seconds, default 5): how often an idle worker looks for such jobs (new jobs wake it
+  at once through LISTEN/NOTIFY).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Literal, TypeVar
@@ -46,6 +61,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     db_command_timeout: float = 10.0
     ui_dir: Path | None = None
     cache_bytes: int = 64 * 1024 * 1024
+    run_worker: bool = True
+    worker_concurrency: int = 2
+    job_ttl: float = 7 * 24 * 3600.0
+    job_max_attempts: int = 3
+    job_retry_delay: float = 2.0
+    job_heartbeat_timeout: float = 5.0
+    job_poll_interval: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +125,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),
             ui_dir=Path(ui_dir) if ui_dir else None,
             cache_bytes=reader.number("CACHE_BYTES", 64 * 1024 * 1024, int, minimum=0),
+            run_worker=reader.boolean("RUN_WORKER", True),
+            worker_concurrency=reader.number("WORKER_CONCURRENCY", 2, int, minimum=1),
+            job_ttl=reader.duration("JOB_TTL", 7 * 24 * 3600.0),
+            job_max_attempts=reader.number("JOB_MAX_ATTEMPTS", 3, int, minimum=1),
+            job_retry_delay=reader.number("JOB_RETRY_DELAY", 2.0, float, minimum=0),
+            job_heartbeat_timeout=reader.number("JOB_HEARTBEAT_TIMEOUT", 5.0, float, minimum=1),
+            job_poll_interval=reader.number("JOB_POLL_INTERVAL", 5.0, float, minimum=0.1),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -128,6 +157,32 @@ class _EnvReader:
         if value < minimum:  # type: ignore[operator]
             raise ConfigError(f"{name} must be at least {minimum}, got {raw!r}")
         return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        raw = self.get(name, "").lower()
+        if not raw:
+            return default
+        if raw in _TRUE:
+            return True
+        if raw in _FALSE:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def duration(self, name: str, default: float) -> float:
+        """Seconds, from `3600`, `90s`, `15m`, `12h` or `7d`."""
+        raw = self.get(name, "").lower()
+        if not raw:
+            return default
+        match = _DURATION.match(raw)
+        if match is None or float(match[1]) <= 0:
+            raise ConfigError(f"{name} must be a positive duration such as 3600, 90s, 15m, 12h or 7d, got {raw!r}")
+        return float(match[1]) * _UNIT_SECONDS[match[2] or "s"]
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 def _require_http_url(name: str, value: str) -> None:

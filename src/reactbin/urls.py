@@ -26,3 +26,7 @@ class UrlResolver:
 
     def job_thumbnail_url(self, job_id: uuid.UUID, key: str) -> str:
         return self._public(key) or f"{API_PREFIX}/jobs/{job_id}/thumbnail/file"
+
+    def job_url(self, job_id: uuid.UUID) -> str:
+        """Where a job's status is polled (an API route in both modes)."""
+        return f"{API_PREFIX}/jobs/{job_id}"

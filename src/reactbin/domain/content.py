@@ -34,7 +34,9 @@ class Content(msgspec.Struct, kw_only=True):
         return self.byte_range[1] - self.byte_range[0] + 1
 
 
-class _Target(msgspec.Struct, frozen=True):
+class StoredObject(msgspec.Struct, frozen=True):
+    """An object the API serves: where it is and the headers that describe it."""
+
     key: str
     etag: str
     mime_type: str
@@ -54,7 +56,26 @@ async def open_content(
     """Decide what to send for an image's file or thumbnail, touching storage only when bytes must flow."""
     async with res.db() as conn:
         row = await db.get_content(conn, image_id)
-    target = _target(row, variant)
+    return await open_stored(
+        res,
+        _target(row, variant),
+        if_none_match=if_none_match,
+        range_header=range_header,
+        if_range=if_range,
+        with_body=with_body,
+    )
+
+
+async def open_stored(
+    res: Resources,
+    target: StoredObject,
+    *,
+    if_none_match: str | None,
+    range_header: str | None,
+    if_range: str | None,
+    with_body: bool,
+) -> Content:
+    """Decide what to send for a stored object whose row was found: 304, 206 or 200 (with the body if asked)."""
     if if_none_match is not None and etag_matches(if_none_match, target.etag):
         return Content(status=304, etag=target.etag, mime_type=target.mime_type, size=target.size)
     byte_range = None
@@ -72,17 +93,17 @@ async def open_content(
     return content
 
 
-def _target(row: db.ContentRow | None, variant: Variant) -> _Target:
+def _target(row: db.ContentRow | None, variant: Variant) -> StoredObject:
     if row is None:
         raise ImageNotFound()
     if variant == "file":
-        return _Target(row.storage_key, f'"{row.hash}"', row.mime_type, row.size_bytes)
+        return StoredObject(row.storage_key, f'"{row.hash}"', row.mime_type, row.size_bytes)
     if row.thumbnail_key is None or row.thumbnail_hash is None or row.thumbnail_size_bytes is None:
         raise ThumbnailNotFound()
-    return _Target(row.thumbnail_key, f'"{row.thumbnail_hash}"', "image/webp", row.thumbnail_size_bytes)
+    return StoredObject(row.thumbnail_key, f'"{row.thumbnail_hash}"', "image/webp", row.thumbnail_size_bytes)
 
 
-async def _body(res: Resources, target: _Target, byte_range: tuple[int, int] | None) -> bytes | ObjectReader:
+async def _body(res: Resources, target: StoredObject, byte_range: tuple[int, int] | None) -> bytes | ObjectReader:
     if res.cache.accepts(target.size):
         data = res.cache.get(target.key)
         if data is None:

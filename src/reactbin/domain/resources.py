@@ -1,9 +1,10 @@
-"""The long-lived resources a use case needs, opened once by the app's lifespan."""
+"""The long-lived resources a use case needs, opened once by the app's lifespan (or a worker process)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -11,10 +12,10 @@ from typing import ParamSpec, TypeVar
 
 import asyncpg
 
-from reactbin.db.pool import acquire, transaction
+from reactbin.db.pool import acquire, create_pool, transaction
 from reactbin.domain.cache import ObjectCache
 from reactbin.settings import Settings
-from reactbin.storage import Storage
+from reactbin.storage import Storage, open_storage
 from reactbin.urls import UrlResolver
 
 P = ParamSpec("P")
@@ -42,6 +43,28 @@ class Resources:
         """Run CPU-bound work (decoding, resizing) on the worker threads, never on the event loop."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.cpu, lambda: fn(*args, **kwargs))
+
+
+@contextlib.asynccontextmanager
+async def open_resources(settings: Settings, *, cpu_threads: int | None = None) -> AsyncIterator[Resources]:
+    """Open the pool, the store and the CPU threads for the lifetime of the block, and close them after."""
+    cpu = ThreadPoolExecutor(max_workers=cpu_threads or max(2, os.cpu_count() or 2), thread_name_prefix="reactbin-cpu")
+    try:
+        pool = await create_pool(settings)
+        try:
+            async with open_storage(settings) as storage:
+                yield Resources(
+                    settings=settings,
+                    pool=pool,
+                    storage=storage,
+                    urls=UrlResolver(settings.public_base_url),
+                    cache=ObjectCache(settings.cache_bytes),
+                    cpu=cpu,
+                )
+        finally:
+            await pool.close()
+    finally:
+        cpu.shutdown(wait=False, cancel_futures=True)
 
 
 @contextlib.asynccontextmanager

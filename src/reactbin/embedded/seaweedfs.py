@@ -337,7 +337,7 @@ class EmbeddedSeaweedFS:
             start_new_session=True,
         )
         self._process = process
-        self._finalizer = weakref.finalize(self, _terminate, process, 3.0)
+        self._finalizer = weakref.finalize(self, _shutdown, process, ports)
         self._ports = ports
         endpoint = self.endpoint_url
         probe = _make_client(endpoint, self.access_key, self.secret_key, self.region, probe=True)
@@ -396,6 +396,12 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def _shutdown(process: subprocess.Popen[bytes], ports: SeaweedPorts) -> None:
+    """Finalizer: stop a server left running at garbage collection or interpreter exit."""
+    _terminate(process, 3.0)
+    _remove_unix_sockets(ports)
 
 
 def _remove_unix_sockets(ports: SeaweedPorts) -> None:

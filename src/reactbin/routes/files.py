@@ -1,8 +1,12 @@
-"""The proxy: an image's bytes streamed from storage, with strong ETags, immutable caching, 304 and Range."""
+"""The proxy: stored bytes streamed from storage, with strong ETags, immutable caching, 304 and Range.
+
+`serve_content` is shared by every byte route (image files and thumbnails here, job thumbnails in `jobs`).
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, Protocol
 
 import anyio
 from litestar import Request, route
@@ -75,14 +79,24 @@ def _response(content: Content) -> ContentResponse:
     return ContentResponse(content.status, headers, content.body)
 
 
+class ContentOpener(Protocol):
+    """Decides what to send for one object given the request's conditional headers (see `open_stored`)."""
+
+    async def __call__(
+        self, *, if_none_match: str | None, range_header: str | None, if_range: str | None, with_body: bool
+    ) -> Content: ...
+
+
 async def _serve(request: Request[Any, Any, Any], image_id: str, variant: Variant) -> ASGIApp:
     res: Resources = request.app.state.resources
+    return await serve_content(request, functools.partial(open_content, res, parse_image_id(image_id), variant))
+
+
+async def serve_content(request: Request[Any, Any, Any], opener: ContentOpener) -> ASGIApp:
+    """Answer a GET or HEAD for stored bytes: 200, 206, 304 or 416, with the proxy's caching headers."""
     headers = request.headers
     try:
-        content = await open_content(
-            res,
-            parse_image_id(image_id),
-            variant,
+        content = await opener(
             if_none_match=headers.get("if-none-match"),
             range_header=headers.get("range"),
             if_range=headers.get("if-range"),
@@ -102,7 +116,7 @@ async def _serve(request: Request[Any, Any, Any], image_id: str, variant: Varian
     return _response(content)
 
 
-_FILE_RESPONSES: dict[int, ResponseSpec] = {
+FILE_RESPONSES: dict[int, ResponseSpec] = {
     200: ResponseSpec(data_container=bytes, media_type="image/*", description="The bytes", generate_examples=False),
     206: ResponseSpec(data_container=bytes, media_type="image/*", description="A byte range", generate_examples=False),
     304: ResponseSpec(data_container=None, description="Not modified"),
@@ -113,7 +127,7 @@ _FILE_RESPONSES: dict[int, ResponseSpec] = {
     "/images/{image_id:str}/file",
     http_method=["GET", "HEAD"],
     summary="Download an image's original bytes",
-    responses=_FILE_RESPONSES,
+    responses=FILE_RESPONSES,
     include_in_schema=True,
 )
 async def image_file(request: Request[Any, Any, Any], image_id: ImageId) -> ASGIApp:
@@ -124,7 +138,7 @@ async def image_file(request: Request[Any, Any, Any], image_id: ImageId) -> ASGI
     "/images/{image_id:str}/thumbnail",
     http_method=["GET", "HEAD"],
     summary="Download an image's thumbnail (WebP)",
-    responses=_FILE_RESPONSES,
+    responses=FILE_RESPONSES,
 )
 async def image_thumbnail(request: Request[Any, Any, Any], image_id: ImageId) -> ASGIApp:
     return await _serve(request, image_id, "thumbnail")

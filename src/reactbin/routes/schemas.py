@@ -9,6 +9,7 @@ from typing import Annotated
 import msgspec
 
 from reactbin.db.images import ImageRow, TagCount
+from reactbin.db.jobs import JobRow, JobStatus
 from reactbin.urls import UrlResolver
 
 
@@ -96,3 +97,70 @@ def uploaded_out(row: ImageRow, urls: UrlResolver, *, duplicate: bool) -> Upload
 
 def tag_suggestions_out(counts: list[TagCount]) -> TagSuggestions:
     return TagSuggestions(items=[TagSuggestion(name=c.name, count=c.count) for c in counts])
+
+
+class JobAccepted(msgspec.Struct, frozen=True):
+    """A thumbnail job was queued; poll `Location` (`/api/v1/jobs/{job_id}`) for its outcome."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    message: str
+
+
+class JobError(msgspec.Struct, frozen=True):
+    code: str
+    detail: str
+
+
+class JobResult(msgspec.Struct, frozen=True, kw_only=True):
+    thumbnail_url: str
+    width: int
+    height: int
+    mime_type: str
+    size_bytes: int
+
+
+class Job(msgspec.Struct, frozen=True, kw_only=True):
+    """`started_at` is when a worker first started the job; `result` is set on SUCCESS, `error` on FAILURE."""
+
+    job_id: uuid.UUID
+    status: JobStatus
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    error: JobError | None
+    result: JobResult | None
+
+
+class JobList(msgspec.Struct, frozen=True):
+    items: list[Job]
+    next_cursor: str | None
+
+
+class JobThumbnail(msgspec.Struct, frozen=True):
+    job_id: uuid.UUID
+    thumbnail_url: str
+
+
+def job_out(row: JobRow, urls: UrlResolver) -> Job:
+    result = None
+    if row.result is not None:
+        result = JobResult(
+            thumbnail_url=urls.job_thumbnail_url(row.id, row.result.key),
+            width=row.result.width,
+            height=row.result.height,
+            mime_type=row.result.mime_type,
+            size_bytes=row.result.size_bytes,
+        )
+    error = None
+    if row.status == "FAILURE":
+        error = JobError(code=row.error_code or "internal_error", detail=row.error_detail or "The job failed")
+    return Job(
+        job_id=row.id,
+        status=row.status,
+        created_at=row.created_at,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        error=error,
+        result=result,
+    )

@@ -25,10 +25,16 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
 
     def index() -> Response[bytes]:
         body = (root / "index.html").read_bytes() if root is not None else _PLACEHOLDER
-        return Response(body, media_type="text/html; charset=utf-8", headers={"cache-control": "no-cache"})
+        return Response(body, media_type="text/html", headers={"cache-control": "no-cache"})
 
-    @get(["/", "/{path:path}"], include_in_schema=False, sync_to_thread=True)
-    def spa(path: Annotated[str, PathParameter()] = "") -> Response[Any]:
+    # Two handlers, not one with two paths: Litestar 2.25 registers a multi-path handler once per path and wraps a
+    # sync_to_thread function twice, so every call returned an un-awaited coroutine (a 500).
+    @get("/", include_in_schema=False, sync_to_thread=True)
+    def spa_root() -> Response[Any]:
+        return index()
+
+    @get("/{path:path}", include_in_schema=False, sync_to_thread=True)
+    def spa(path: Annotated[str, PathParameter()]) -> Response[Any]:
         relative = path.lstrip("/")
         if relative.startswith("api/"):
             raise NotFoundException()
@@ -46,4 +52,4 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
                 raise NotFoundException()
         return index()
 
-    return [spa]
+    return [spa_root, spa]

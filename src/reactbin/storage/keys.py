@@ -29,3 +29,8 @@ def thumbnail_key(sha256: str) -> str:
 def job_thumbnail_key(job_id: str, mime_type: str) -> str:
     """Key of a thumbnail made by the job API."""
     return f"jobs/{job_id}.{EXTENSIONS[mime_type]}"
+
+
+def job_source_key(job_id: str, mime_type: str) -> str:
+    """Key of the image submitted to the job API, kept until its job finishes."""
+    return f"jobs/sources/{job_id}.{EXTENSIONS[mime_type]}"

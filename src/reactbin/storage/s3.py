@@ -18,6 +18,7 @@ from reactbin.settings import S3Settings
 from reactbin.storage.base import CHUNK_SIZE
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+_SLOWEST_UPLOAD_BYTES_PER_SECOND = 1024 * 1024
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 # Transport failures surface from aiohttp/asyncio as well as from botocore.
 _FAILURES = (BotoCoreError, ClientError, OSError, asyncio.TimeoutError)
@@ -30,15 +31,17 @@ def _is_missing(exc: BaseException) -> bool:
 class S3Reader:
     """The body of one GetObject; closing it returns or drops its pooled connection."""
 
-    def __init__(self, body: Any) -> None:
+    def __init__(self, body: Any, read_timeout: float) -> None:
         self._body = body
+        self._read_timeout = read_timeout
         self._closed = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
             while True:
                 try:
-                    chunk = await self._body.read(CHUNK_SIZE)
+                    async with asyncio.timeout(self._read_timeout):
+                        chunk = await self._body.read(CHUNK_SIZE)
                 except _FAILURES as exc:
                     raise StorageError() from exc
                 if not chunk:
@@ -56,9 +59,16 @@ class S3Reader:
 class S3Storage:
     """Objects in one bucket, reached with one pooled aioboto3 client owned by the app's lifespan."""
 
-    def __init__(self, client: Any, bucket: str) -> None:
+    def __init__(self, client: Any, settings: S3Settings) -> None:
         self._client = client
-        self._bucket = bucket
+        self._bucket = settings.bucket
+        self._read_timeout = settings.read_timeout
+        # Every call gets an overall deadline as well: the HTTP client's own timeouts do not cover every
+        # stall (a server that accepts the connection and then never answers an upload hung forever here).
+        self._deadline = 2 * (settings.connect_timeout + settings.read_timeout)
+
+    def _deadline_for(self, size: int) -> float:
+        return self._deadline + size / _SLOWEST_UPLOAD_BYTES_PER_SECOND
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -84,40 +94,44 @@ class S3Storage:
             aws_secret_access_key=settings.secret_access_key,
             config=config,
         ) as client:
-            yield cls(client, settings.bucket)
+            yield cls(client, settings)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         try:
             body = await asyncio.to_thread(path.open, "rb")
+            size = os.fstat(body.fileno()).st_size
             with body:
-                await self._client.put_object(
-                    Bucket=self._bucket,
-                    Key=key,
-                    Body=body,
-                    ContentLength=os.fstat(body.fileno()).st_size,
-                    ContentType=content_type,
-                    CacheControl=IMMUTABLE,
-                )
+                async with asyncio.timeout(self._deadline_for(size)):
+                    await self._client.put_object(
+                        Bucket=self._bucket,
+                        Key=key,
+                        Body=body,
+                        ContentLength=size,
+                        ContentType=content_type,
+                        CacheControl=IMMUTABLE,
+                    )
         except _FAILURES as exc:
             raise StorageWriteError() from exc
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            await self._client.put_object(
-                Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=IMMUTABLE
-            )
+            async with asyncio.timeout(self._deadline_for(len(data))):
+                await self._client.put_object(
+                    Bucket=self._bucket, Key=key, Body=data, ContentType=content_type, CacheControl=IMMUTABLE
+                )
         except _FAILURES as exc:
             raise StorageWriteError() from exc
 
     async def open(self, key: str, byte_range: tuple[int, int] | None = None) -> S3Reader:
         extra = {} if byte_range is None else {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"}
         try:
-            response = await self._client.get_object(Bucket=self._bucket, Key=key, **extra)
+            async with asyncio.timeout(self._deadline):
+                response = await self._client.get_object(Bucket=self._bucket, Key=key, **extra)
         except _FAILURES as exc:
             if _is_missing(exc):
                 raise ObjectMissing() from None
             raise StorageError() from exc
-        return S3Reader(response["Body"])
+        return S3Reader(response["Body"], self._read_timeout)
 
     async def read_bytes(self, key: str) -> bytes:
         reader = await self.open(key)
@@ -125,7 +139,8 @@ class S3Storage:
 
     async def delete(self, key: str) -> None:
         try:
-            await self._client.delete_object(Bucket=self._bucket, Key=key)
+            async with asyncio.timeout(self._deadline):
+                await self._client.delete_object(Bucket=self._bucket, Key=key)
         except _FAILURES as exc:
             if _is_missing(exc):
                 return
@@ -133,7 +148,8 @@ class S3Storage:
 
     async def exists(self, key: str) -> bool:
         try:
-            await self._client.head_object(Bucket=self._bucket, Key=key)
+            async with asyncio.timeout(self._deadline):
+                await self._client.head_object(Bucket=self._bucket, Key=key)
         except _FAILURES as exc:
             if _is_missing(exc):
                 return False
@@ -151,6 +167,7 @@ class S3Storage:
 
     async def check(self) -> None:
         try:
-            await self._client.head_bucket(Bucket=self._bucket)
+            async with asyncio.timeout(self._deadline):
+                await self._client.head_bucket(Bucket=self._bucket)
         except _FAILURES as exc:
             raise StorageError() from exc

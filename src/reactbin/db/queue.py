@@ -1,0 +1,48 @@
+"""The job queue (pgqueuer, installed by migration 0002): enqueue inside the caller's transaction, retention.
+
+pgqueuer deletes a queue row when its job ends and keeps a history in `pgqueuer_log` (and per-second counts in
+`pgqueuer_statistics`) that it never prunes; `prune_history` is the retention DESIGN asks for.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import asyncpg
+from pgqueuer.db import AsyncpgDriver
+from pgqueuer.queries import Queries
+
+THUMBNAIL_ENTRYPOINT = "thumbnail"
+QUEUE_TABLE = "pgqueuer"
+_PRUNE_BATCH = 10_000
+
+
+async def enqueue(conn: asyncpg.Connection, entrypoint: str, payload: bytes) -> int:
+    """Queue one job on `conn`, so it commits or rolls back with the caller's transaction; return its queue id.
+
+    No dedupe key: a duplicate key would abort the caller's transaction (DESIGN "Job queue notes"), and the
+    caller's own row already says which queue job is current.
+    """
+    ids = await Queries(AsyncpgDriver(conn)).enqueue(entrypoint, payload)
+    return int(ids[0])
+
+
+async def prune_history(conn: asyncpg.Connection, older_than: dt.timedelta) -> int:
+    """Delete queue log and statistics rows older than `older_than`, in batches; return how many went."""
+    total = 0
+    for table in ("pgqueuer_log", "pgqueuer_statistics"):
+        while True:
+            status = await conn.execute(
+                f"""
+                DELETE FROM {table} WHERE id IN (
+                    SELECT id FROM {table} WHERE created < now() - $1::interval LIMIT $2
+                )
+                """,
+                older_than,
+                _PRUNE_BATCH,
+            )
+            deleted = int(status.rsplit(" ", 1)[-1])
+            total += deleted
+            if deleted < _PRUNE_BATCH:
+                break
+    return total

@@ -1,0 +1,134 @@
+"""The thumbnail job API: submit an image, poll the job, list jobs, fetch the result."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post, route
+from litestar.di import NamedDependency
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
+from litestar.params import PathParameter, QueryParameter
+from litestar.types import ASGIApp
+
+from reactbin.db.jobs import JobStatus
+from reactbin.domain import jobs
+from reactbin.domain.resources import Resources
+from reactbin.errors import FileTooLarge, JobNotFound
+from reactbin.routes.files import FILE_RESPONSES, serve_content
+from reactbin.routes.images import FORM_OVERHEAD, errors
+from reactbin.routes.schemas import Job, JobAccepted, JobList, JobThumbnail, job_out
+from reactbin.uploads import receive_form
+
+JobId = Annotated[str, PathParameter(description="Job id (UUID)", max_length=64)]
+
+
+def parse_job_id(raw: str) -> uuid.UUID:
+    """Job ids are UUIDs; anything else names no job."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise JobNotFound() from None
+
+
+@dataclass
+class _SubmitOperation(Operation):
+    """Documents the multipart body that the handler reads from the raw stream."""
+
+    def __post_init__(self) -> None:
+        side = f"{jobs.MIN_BOX}..{jobs.MAX_BOX}, default {jobs.DEFAULT_BOX}"
+        self.request_body = RequestBody(
+            required=True,
+            content={
+                "multipart/form-data": OpenAPIMediaType(
+                    schema=Schema(
+                        type=OpenAPIType.OBJECT,
+                        required=["image"],
+                        properties={
+                            "image": Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
+                            "width": Schema(type=OpenAPIType.INTEGER, description=f"Box width ({side})"),
+                            "height": Schema(type=OpenAPIType.INTEGER, description=f"Box height ({side})"),
+                            "fit": Schema(
+                                type=OpenAPIType.STRING,
+                                enum=["contain", "cover"],
+                                description="contain: fit inside the box (default); cover: fill it, cropping",
+                            ),
+                            "format": Schema(
+                                type=OpenAPIType.STRING, enum=["webp", "jpeg", "png"], description="default webp"
+                            ),
+                        },
+                    )
+                )
+            },
+        )
+
+
+@post(
+    "/thumbnails",
+    operation_class=_SubmitOperation,
+    summary="Submit an image for a thumbnail",
+    description="The file is validated now (same rules as image uploads); the thumbnail is made by a worker. "
+    "Poll the `Location` URL until the job's status is SUCCESS or FAILURE.",
+    responses=errors(400, 413, 415, 422, 500, 503),
+    status_code=202,
+)
+async def submit_thumbnail(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[JobAccepted]:
+    limit = res.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
+        raise FileTooLarge(f"The file is larger than {limit} bytes")
+    form = await receive_form(
+        request.stream(), request.headers.get("content-type", ""), file_field="image", max_file_bytes=limit
+    )
+    try:
+        spec = jobs.parse_spec(form.fields)
+        job_id = await jobs.submit_thumbnail_job(res, form.file, spec)
+    finally:
+        await asyncio.to_thread(form.file.discard)
+    body = JobAccepted(
+        job_id=job_id, status="PENDING", message="Thumbnail job queued; poll its Location for the result"
+    )
+    return Response(body, status_code=202, headers={"location": res.urls.job_url(job_id)})
+
+
+@get("/jobs", summary="List thumbnail jobs, newest first", responses=errors(400, 503))
+async def list_jobs(
+    res: NamedDependency[Resources],
+    status: Annotated[JobStatus | None, QueryParameter(description="Only jobs in this status")] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+) -> JobList:
+    page = await jobs.list_jobs(res, status=status, limit=limit, cursor=cursor)
+    return JobList(items=[job_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
+
+
+@get("/jobs/{job_id:str}", summary="Get a thumbnail job's status and result", responses=errors(404, 503))
+async def get_job(res: NamedDependency[Resources], job_id: JobId) -> Job:
+    return job_out(await jobs.get_job(res, parse_job_id(job_id)), res.urls)
+
+
+@get(
+    "/jobs/{job_id:str}/thumbnail",
+    summary="Get the URL of a finished job's thumbnail",
+    description="409 `job_not_ready` until the job succeeded (also after it failed; the detail says so).",
+    responses=errors(404, 409, 503),
+)
+async def get_job_thumbnail(res: NamedDependency[Resources], job_id: JobId) -> JobThumbnail:
+    job_uuid = parse_job_id(job_id)
+    result = await jobs.job_result(res, job_uuid)
+    return JobThumbnail(job_id=job_uuid, thumbnail_url=res.urls.job_thumbnail_url(job_uuid, result.key))
+
+
+@route(
+    "/jobs/{job_id:str}/thumbnail/file",
+    http_method=["GET", "HEAD"],
+    summary="Download a finished job's thumbnail",
+    responses=FILE_RESPONSES | errors(409),
+)
+async def job_thumbnail_file(request: Request[Any, Any, Any], job_id: JobId) -> ASGIApp:
+    res: Resources = request.app.state.resources
+    return await serve_content(request, functools.partial(jobs.open_job_thumbnail, res, parse_job_id(job_id)))

@@ -1,0 +1,146 @@
+"""The thumbnail job worker: pgqueuer dequeues, `domain.jobs` does the work.
+
+One `JobWorker` runs in each `reactbin worker` process, and inside `serve`/`dev` unless `RUN_WORKER=false`.
+Any number may run against one database: pgqueuer hands each queue job to one worker (`FOR UPDATE SKIP
+LOCKED`), and a job whose worker stops heart-beating for `JOB_HEARTBEAT_TIMEOUT` is picked up by another.
+
+pgqueuer gets its own small pool so a busy API can never starve its heartbeats (a starved heartbeat would
+make another worker take over a job that is still running). If the queue connection breaks (database
+restart), the worker starts pgqueuer again with back-off instead of exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+from pgqueuer import PgQueuer
+from pgqueuer.errors import RetryRequested
+from pgqueuer.models import Job, Schedule
+
+from reactbin.db.queue import THUMBNAIL_ENTRYPOINT
+from reactbin.domain import jobs
+from reactbin.domain.resources import Resources
+
+log = logging.getLogger(__name__)
+
+MAINTENANCE_ENTRYPOINT = "reactbin.jobs.maintenance"
+MAINTENANCE_SCHEDULE = "* * * * *"
+"""Every minute; pgqueuer runs each tick on one worker only."""
+SHUTDOWN_GRACE = 20.0
+"""Seconds a stopping worker waits for its running jobs; jobs still running then are cancelled and re-queued."""
+_QUEUE_POOL_SIZE = 4  # LISTEN connection + dequeue + heartbeat and log flushes
+_RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+
+
+class JobWorker:
+    """Runs thumbnail jobs, at most `concurrency` at once, until `stop()`."""
+
+    def __init__(self, res: Resources, *, concurrency: int) -> None:
+        if concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        self.res = res
+        self.concurrency = concurrency
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self._slots = asyncio.Semaphore(concurrency)
+        self._stopping = asyncio.Event()
+        self._queuer: PgQueuer | None = None
+
+    def stop(self) -> None:
+        """Stop taking jobs; `run()` returns once the running ones have finished."""
+        self._stopping.set()
+        if self._queuer is not None:
+            self._queuer.shutdown.set()
+
+    async def run(self) -> None:
+        """Process jobs until `stop()`, restarting pgqueuer with back-off whenever it fails."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                await self._run_queuer()
+                failures = 0
+            except Exception:
+                delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS) - 1)]
+                failures += 1
+                log.exception("job worker %s failed; restarting in %.0f s", self.name, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _run_queuer(self) -> None:
+        settings = self.res.settings
+        pool = await asyncpg.create_pool(
+            settings.database_url,
+            min_size=1,
+            max_size=_QUEUE_POOL_SIZE,
+            timeout=settings.db_connect_timeout,
+            command_timeout=settings.db_command_timeout,
+        )
+        assert pool is not None
+        try:
+            queuer = PgQueuer.from_asyncpg_pool(pool)
+            queuer.entrypoint(THUMBNAIL_ENTRYPOINT)(self._run_thumbnail_job)
+            queuer.schedule(MAINTENANCE_ENTRYPOINT, MAINTENANCE_SCHEDULE)(self._run_maintenance)
+            self._queuer = queuer
+            if self._stopping.is_set():
+                return
+            # pgqueuer requires max_concurrent_tasks >= 2 * batch_size; a job picked beyond `concurrency`
+            # waits for a slot, heart-beating, and shows PENDING until it starts.
+            held = max(2, self.concurrency)
+            log.info("job worker %s ready (concurrency %d)", self.name, self.concurrency)
+            await queuer.run(
+                dequeue_timeout=dt.timedelta(seconds=settings.job_poll_interval),
+                batch_size=max(1, held // 2),
+                max_concurrent_tasks=held,
+                heartbeat_timeout=dt.timedelta(seconds=settings.job_heartbeat_timeout),
+                shutdown_on_listener_failure=True,
+            )
+        finally:
+            self._queuer = None
+            await pool.close()
+
+    async def _run_thumbnail_job(self, job: Job) -> None:
+        try:
+            job_id = uuid.UUID(bytes=job.payload or b"")
+        except ValueError:
+            log.error("queue job %s has no job id in its payload; dropped", job.id)
+            return
+        try:
+            async with self._slots:
+                await jobs.run_thumbnail_job(self.res, job_id, queue_job_id=int(job.id), worker=self.name)
+        except jobs.RetryLater as exc:
+            raise RetryRequested(delay=dt.timedelta(seconds=exc.delay), reason=exc.reason) from exc
+        except asyncio.CancelledError:
+            # pgqueuer deletes a cancelled queue job; give ours a new one so it still runs.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(jobs.requeue_job(self.res, job_id))
+            raise
+
+    async def _run_maintenance(self, schedule: Schedule) -> None:
+        await jobs.run_maintenance(self.res)
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    res: Resources, *, concurrency: int, grace: float = SHUTDOWN_GRACE
+) -> AsyncIterator[JobWorker]:
+    """Run a worker in the background for the lifetime of the block, then stop it cleanly."""
+    worker = JobWorker(res, concurrency=concurrency)
+    task = asyncio.create_task(worker.run(), name=f"job-worker-{worker.name}")
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            log.warning("job worker %s: jobs still running after %.0f s; cancelling them", worker.name, grace)
+            task.cancel()
+            await asyncio.wait({task}, timeout=5.0)
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("job worker %s ended with an error", worker.name, exc_info=task.exception())
