@@ -26,6 +26,8 @@ MAX_FIELD_BYTES = 8 * 1024
 MAX_PARTS = 16
 _FLUSH_BYTES = 1024 * 1024
 _MAX_FILENAME_BYTES = 200
+# Room for a long (10 KB) filename in a part header; it is cut down by sanitise_filename.
+_MAX_HEADER_BYTES = 16 * 1024
 # Bidirectional overrides and isolates can make "gpj.exe" read as "exe.jpg".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
 
@@ -112,7 +114,7 @@ async def receive_form(
     try:
         with PushMultipartParser(
             boundary,
-            max_header_size=4096,
+            max_header_size=_MAX_HEADER_BYTES,
             max_header_count=8,
             max_segment_count=MAX_PARTS,
         ) as parser:

@@ -1,0 +1,247 @@
+"""Bad input gets a 4xx with a code, never a 500, and leaves nothing behind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.conftest import AppFactory, fixture_bytes, stored_keys, upload
+
+
+async def assert_nothing_stored(client: AsyncTestClient[Any]) -> None:
+    assert (await client.get("/api/v1/images")).json()["items"] == []
+    assert await stored_keys(client) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "claimed", "status", "code"),
+    [
+        ("not-an-image.txt", "image/png", 415, "unsupported_media_type"),
+        ("script.svg", "image/svg+xml", 415, "unsupported_media_type"),
+        ("script.svg", "image/png", 415, "unsupported_media_type"),
+        ("page.html", "image/jpeg", 415, "unsupported_media_type"),
+        ("image.tiff", "image/tiff", 415, "unsupported_media_type"),
+        ("image.bmp", "image/bmp", 415, "unsupported_media_type"),
+        ("truncated.jpg", "image/jpeg", 422, "invalid_image"),
+        ("truncated.png", "image/png", 422, "invalid_image"),
+        ("bomb.png", "image/png", 422, "image_too_large"),
+    ],
+)
+async def test_rejected_files(client: AsyncTestClient[Any], name: str, claimed: str, status: int, code: str) -> None:
+    response = await upload(client, name, content_type=claimed, tags="x")
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert set(response.json()) == {"detail", "code"}
+    await assert_nothing_stored(client)
+
+
+async def test_empty_file(client: AsyncTestClient[Any]) -> None:
+    response = await upload(client, "empty.png", b"")
+
+    assert response.status_code == 422
+    assert response.json()["code"] == "empty_file"
+    await assert_nothing_stored(client)
+
+
+async def test_pixel_limit_is_configurable(make_client: AppFactory) -> None:
+    async with make_client(max_image_pixels=640 * 480 - 1) as client:
+        response = await upload(client, "photo.jpg")
+        assert response.status_code == 422
+        assert response.json()["code"] == "image_too_large"
+        await assert_nothing_stored(client)
+
+
+async def test_upload_over_the_limit_is_413_while_streaming(make_client: AppFactory) -> None:
+    async with make_client(max_upload_bytes=5000) as client:
+        response = await upload(client, "photo.jpg")  # 11 KB
+        assert response.status_code == 413
+        assert response.json()["code"] == "file_too_large"
+        await assert_nothing_stored(client)
+
+
+async def test_declared_length_far_over_the_limit_is_refused_before_reading(make_client: AppFactory) -> None:
+    async with make_client(max_upload_bytes=5000) as client:
+        response = await client.post(
+            "/api/v1/images",
+            content=b"x" * 200_000,
+            headers={"content-type": "multipart/form-data; boundary=b"},
+        )
+    assert response.status_code == 413
+    assert response.json()["code"] == "file_too_large"
+
+
+def _multipart(parts: list[tuple[str, str | None, bytes]], boundary: str = "XyZ") -> tuple[bytes, str]:
+    body = b""
+    for name, filename, data in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode("utf-8", "surrogateescape")
+        body += data + b"\r\n"
+    body += f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+@pytest.mark.parametrize(
+    ("parts", "status", "code"),
+    [
+        ([("tags", None, b"cat")], 400, "missing_file"),
+        ([("other", "photo.jpg", b"data")], 400, "missing_file"),
+        ([("file", "a.jpg", b"1"), ("file", "b.jpg", b"2")], 400, "missing_file"),
+        ([("file", None, b"not a file part")], 400, "missing_file"),
+        ([("file", "a.jpg", b"\xff\xd8\xff"), ("tags", None, b"x" * 20_000)], 413, "request_too_large"),
+        ([("f", None, b"1")] * 40, 400, "invalid_multipart"),
+    ],
+)
+async def test_malformed_forms(
+    client: AsyncTestClient[Any], parts: list[tuple[str, str | None, bytes]], status: int, code: str
+) -> None:
+    body, content_type = _multipart(parts)
+
+    response = await client.post("/api/v1/images", content=body, headers={"content-type": content_type})
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    await assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b"garbage", "multipart/form-data; boundary=XyZ"),
+        (
+            b'--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nabc',
+            "multipart/form-data; boundary=XyZ",
+        ),
+        (b"{}", "application/json"),
+        (b"", "multipart/form-data"),
+        (fixture_bytes("photo.jpg"), "image/jpeg"),
+    ],
+)
+async def test_not_multipart_at_all(client: AsyncTestClient[Any], body: bytes, content_type: str) -> None:
+    response = await client.post("/api/v1/images", content=body, headers={"content-type": content_type})
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"] in {"invalid_multipart", "missing_file"}
+    await assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("filename", "expected"),
+    [
+        ("../../etc/passwd.jpg", "passwd.jpg"),
+        ("C:\\Users\\me\\cat.jpg", "cat.jpg"),
+        ("evil\x00name\x1f.jpg", "evilname.jpg"),
+        ("right\u202eto-left.jpg", "rightto-left.jpg"),
+        ("..", "image"),
+        ("a" * 10_000 + ".jpg", "a" * 196 + ".jpg"),
+    ],
+)
+async def test_filenames_are_sanitised(client: AsyncTestClient[Any], filename: str, expected: str) -> None:
+    # Built by hand: HTTP clients would percent-encode the control characters before we ever saw them.
+    body, content_type = _multipart([("file", filename, fixture_bytes("photo.jpg"))])
+    response = await client.post("/api/v1/images", content=body, headers={"content-type": content_type})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["filename"] == expected
+
+
+@pytest.mark.parametrize(
+    "tags",
+    [
+        "a,,b",
+        ",",
+        "x" * 65,
+        "no/slashes",
+        "semi;colon",
+        "'; DROP TABLE images; --",
+        ",".join(f"t{i}" for i in range(51)),
+    ],
+)
+async def test_bad_upload_tags_are_422_and_store_nothing(client: AsyncTestClient[Any], tags: str) -> None:
+    response = await upload(client, "photo.jpg", tags=tags)
+
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] in {"invalid_tag", "too_many_tags"}
+    await assert_nothing_stored(client)
+
+
+async def test_unicode_tags_are_letters_too(client: AsyncTestClient[Any]) -> None:
+    response = await upload(client, "photo.jpg", tags="Ünïcødé, 日本, ok:go.v1_x")
+    assert response.status_code == 201
+    assert response.json()["tags"] == ["ok:go.v1_x", "ünïcødé", "日本"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"tags": [""]}, 422, "invalid_tag"),
+        ({"tags": ["ok", "   "]}, 422, "invalid_tag"),
+        ({"tags": [1, 2]}, 400, "validation_error"),
+        ({"tags": "cat"}, 400, "validation_error"),
+        ({"tags": [f"t{i}" for i in range(51)]}, 422, "too_many_tags"),
+        ({"tags": ["a"], "extra": 1}, 400, "validation_error"),
+        ({}, 400, "validation_error"),
+    ],
+)
+async def test_bad_tag_edits(client: AsyncTestClient[Any], body: Any, status: int, code: str) -> None:
+    image = (await upload(client, "photo.jpg", tags="keep")).json()
+
+    response = await client.patch(f"/api/v1/images/{image['id']}/tags", json=body)
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    assert (await client.get(f"/api/v1/images/{image['id']}")).json()["tags"] == ["keep"]
+
+
+async def test_patch_with_invalid_json(client: AsyncTestClient[Any]) -> None:
+    image = (await upload(client, "photo.jpg")).json()
+    response = await client.patch(
+        f"/api/v1/images/{image['id']}/tags", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert set(response.json()) == {"detail", "code"}
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"limit": "0"}, "validation_error"),
+        ({"limit": "-1"}, "validation_error"),
+        ({"limit": "1000000"}, "validation_error"),
+        ({"limit": "ten"}, "validation_error"),
+        ({"cursor": "garbage!!"}, "invalid_cursor"),
+        ({"cursor": "eyJhIjoxfQ"}, "invalid_cursor"),
+        ({"cursor": "WyIyMDI2LTAxLTAxVDAwOjAwOjAwIiwibm90LWEtdXVpZCJd"}, "invalid_cursor"),
+        ({"tag": "bad/tag"}, "invalid_tag"),
+    ],
+)
+async def test_bad_list_parameters(client: AsyncTestClient[Any], params: dict[str, str], code: str) -> None:
+    response = await client.get("/api/v1/images", params=params)
+
+    assert 400 <= response.status_code < 500
+    assert response.json()["code"] == code
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/v1/images/not-a-uuid"),
+        ("GET", "/api/v1/images/%00"),
+        ("DELETE", "/api/v1/images/123"),
+        ("PATCH", "/api/v1/images/zzz/tags"),
+        ("GET", "/api/v1/nope"),
+    ],
+)
+async def test_malformed_ids_and_paths_are_404(client: AsyncTestClient[Any], method: str, path: str) -> None:
+    response = await client.request(method, path, json={"tags": []} if method == "PATCH" else None)
+
+    assert response.status_code == 404
+    assert set(response.json()) == {"detail", "code"}
+
+
+async def test_wrong_method_is_405_json(client: AsyncTestClient[Any]) -> None:
+    response = await client.put("/api/v1/images")
+    assert response.status_code == 405
+    assert response.json()["code"] == "method_not_allowed"
