@@ -1,0 +1,49 @@
+# The two commands of the README. Each does its own set-up on a fresh machine (Python 3.11, Node 20, apt).
+#   make run   - the service on its embedded defaults at http://127.0.0.1:8000
+#   make test  - the whole test suite (installs Debian's Chromium for the browser tests when missing)
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+UI_BUILT := ui/dist/index.html
+UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -path ui/dist -prune -o -type f -print 2>/dev/null)
+
+.PHONY: run test ui lint chromium clean
+
+run: $(INSTALLED) $(UI_BUILT)
+	$(BIN)/reactbin dev
+
+# pytest exits 5 when it collected no tests: that is a broken suite here, never a pass.
+test: $(INSTALLED) $(UI_BUILT) chromium
+	$(BIN)/pytest; status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+ui: $(UI_BUILT)
+
+$(UI_BUILT): $(UI_SOURCES)
+	@if [ -f ui/package.json ]; then \
+		cd ui && npm ci --no-audit --no-fund && npm run build; \
+	else \
+		echo "no UI sources; the API serves a placeholder page"; \
+	fi
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	}
+
+clean:
+	rm -rf $(VENV) ui/node_modules ui/dist
