@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import io
+import struct
 import warnings
+import zlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import msgspec
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageFile, UnidentifiedImageError
 
 from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
 
@@ -102,8 +105,7 @@ def validate_image(path: Path, max_pixels: int) -> ImageInfo:
             orientation = _orientation(image)
             width, height = image.size
             try:
-                image.draft(None, (max(1, width // 8), max(1, height // 8)))
-                image.load()
+                _decode_reduced(image, (max(1, width // 16), max(1, height // 16)))
             except (OSError, SyntaxError, ValueError, EOFError) as exc:
                 raise InvalidImage() from exc
     if orientation in (5, 6, 7, 8):
@@ -192,14 +194,12 @@ def _make_thumbnail(
     stored_target = (target[1], target[0]) if orientation in (5, 6, 7, 8) else target
     try:
         image.seek(0)
+        source = _decode_reduced(image, stored_target)
         if fit == "cover":
-            scale = max(stored_target[0] / image.width, stored_target[1] / image.height)
-            image.draft("RGB", (max(1, round(image.width * scale)), max(1, round(image.height * scale))))
-            image.load()
-            frame = _cover(image, stored_target)
+            frame = _cover(source, stored_target)
         else:
-            image.thumbnail(stored_target, Image.Resampling.LANCZOS)
-            frame = image
+            source.thumbnail(stored_target, Image.Resampling.LANCZOS)
+            frame = source
         if orientation in _TRANSPOSE:
             frame = frame.transpose(_TRANSPOSE[orientation])
         frame = _normalise_mode(frame, fmt)
@@ -220,6 +220,18 @@ def _make_thumbnail(
         height=frame.height,
         mime_type=f"image/{fmt}",
     )
+
+
+def _decode_reduced(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+    """Decode at the smallest size that still gives a sharp `target`: JPEG draft mode, PNG strips, else whole."""
+    rawmode = _strippable(image)
+    factor = _reduce_factor(image.size, target)
+    if rawmode is not None and factor >= 2 and isinstance(image, ImageFile.ImageFile):
+        return _png_reduced(image, rawmode, factor)
+    scale = max(target[0] / image.width, target[1] / image.height)
+    image.draft("RGB", (max(1, round(image.width * scale * 2)), max(1, round(image.height * scale * 2))))
+    image.load()
+    return image
 
 
 def _cover(image: Image.Image, target: tuple[int, int]) -> Image.Image:
@@ -245,3 +257,103 @@ def _normalise_mode(image: Image.Image, fmt: str) -> Image.Image:
     if has_alpha:
         return image if image.mode == "RGBA" else image.convert("RGBA")
     return image if image.mode == "RGB" else image.convert("RGB")
+
+
+# --- Large PNGs, decoded a strip of rows at a time ------------------------------------------------------------
+# PNG has no draft mode: Pillow holds the whole image at 4 bytes per pixel (a 4096² upload costs 64 MiB). Here the
+# deflate stream is inflated strip by strip; each strip is handed to Pillow's own PNG row decoder (which undoes the
+# row filters) as a small stored-deflate stream that begins with the previous strip's last row, unfiltered, so the
+# "up", "average" and "paeth" filters see the row they refer to. Each decoded strip is box-reduced at once.
+
+_STRIP_BYTES = 1024 * 1024
+_STRIPPABLE_RAWMODES = {"RGB": 3, "RGBA": 4, "L": 1, "LA": 2, "P": 1}
+_STRIP_MIN_PIXELS = 4_000_000
+
+
+def _reduce_factor(size: tuple[int, int], target: tuple[int, int]) -> int:
+    """The largest integer box reduction that keeps at least twice the target's pixels in each direction."""
+    return max(1, min(size[0] // (2 * max(1, target[0])), size[1] // (2 * max(1, target[1]))))
+
+
+def _strippable(image: Image.Image) -> str | None:
+    if (
+        not isinstance(image, ImageFile.ImageFile)
+        or image.format != "PNG"
+        or image.info.get("interlace")
+        or len(image.tile) != 1
+    ):
+        return None
+    rawmode = image.tile[0].args
+    if not isinstance(rawmode, str) or rawmode not in _STRIPPABLE_RAWMODES:
+        return None
+    if image.width * image.height < _STRIP_MIN_PIXELS:
+        return None
+    return rawmode
+
+
+def _idat_stream(fp: IO[bytes]) -> Iterator[bytes]:
+    fp.seek(8)
+    while True:
+        header = fp.read(8)
+        if len(header) < 8:
+            raise InvalidImage()
+        length, kind = struct.unpack(">I4s", header)
+        if kind == b"IDAT":
+            remaining = length
+            while remaining:
+                piece = fp.read(min(remaining, 1024 * 1024))
+                if not piece:
+                    raise InvalidImage()
+                remaining -= len(piece)
+                yield piece
+            fp.seek(4, io.SEEK_CUR)
+        elif kind == b"IEND":
+            return
+        else:
+            fp.seek(length + 4, io.SEEK_CUR)
+
+
+def _png_reduced(image: ImageFile.ImageFile, rawmode: str, factor: int) -> Image.Image:
+    """Decode a large non-interlaced 8-bit PNG strip by strip, box-reduced by `factor`, in little memory."""
+    width, height = image.size
+    row_bytes = width * _STRIPPABLE_RAWMODES[rawmode] + 1
+    rows_per_strip = max(factor, _STRIP_BYTES // (width * 4) // factor * factor)
+    has_alpha = rawmode in ("RGBA", "LA") or "transparency" in image.info
+    out_mode = "RGBA" if has_alpha else ("L" if rawmode == "L" else "RGB")
+    result = Image.new(out_mode, (-(-width // factor), -(-height // factor)))
+    # getpalette() would load (decode) the whole image: read the parsed PLTE chunk instead.
+    palette = image.palette if image.mode == "P" else None
+    inflater = zlib.decompressobj()
+    assert image.fp is not None
+    source = _idat_stream(image.fp)
+    pending = bytearray()
+    previous_row: bytes | None = None
+    for top in range(0, height, rows_per_strip):
+        rows = min(rows_per_strip, height - top)
+        wanted = rows * row_bytes
+        while len(pending) < wanted:
+            if inflater.unconsumed_tail:
+                pending += inflater.decompress(inflater.unconsumed_tail, wanted - len(pending))
+                continue
+            chunk = next(source, None)
+            if chunk is None:
+                raise InvalidImage()
+            pending += inflater.decompress(chunk, wanted - len(pending))
+        filtered = bytes(pending[:wanted])
+        del pending[:wanted]
+        lead = b"" if previous_row is None else b"\x00" + previous_row
+        strip = Image.new(image.mode, (width, rows + (previous_row is not None)))
+        decoder = Image._getdecoder(image.mode, "zip", rawmode)
+        decoder.setimage(strip.im, (0, 0, width, strip.height))
+        status, error = decoder.decode(zlib.compress(lead + filtered, 0))
+        if error < 0 or status >= 0:
+            raise InvalidImage()
+        previous_row = strip.crop((0, strip.height - 1, width, strip.height)).tobytes("raw", rawmode)
+        if lead:
+            strip = strip.crop((0, 1, width, strip.height))
+        if palette is not None:
+            strip.putpalette(palette.palette, palette.mode)
+        if "transparency" in image.info:
+            strip.info["transparency"] = image.info["transparency"]
+        result.paste(strip.convert(out_mode).reduce(factor), (0, top // factor))
+    return result

@@ -1,0 +1,110 @@
+"""Pillow work on real files: sniffing, orientation, and large PNGs decoded in strips."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageChops
+
+from reactbin import imaging
+from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
+from tests.conftest import FIXTURES
+
+
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        (b"\xff\xd8\xff\xe0rest", "image/jpeg"),
+        (b"\x89PNG\r\n\x1a\nrest", "image/png"),
+        (b"GIF89a....", "image/gif"),
+        (b"GIF87a....", "image/gif"),
+        (b"RIFF\x00\x00\x00\x00WEBPVP8 ", "image/webp"),
+    ],
+)
+def test_sniff_accepts_the_four_types(head: bytes, expected: str) -> None:
+    assert imaging.sniff_mime_type(head) == expected
+
+
+@pytest.mark.parametrize(
+    ("head", "error"),
+    [
+        (b"", EmptyFile),
+        (b"<svg xmlns=", UnsupportedMediaType),
+        (b"II*\x00", UnsupportedMediaType),  # TIFF
+        (b"8BPS", UnsupportedMediaType),  # PSD
+        (b"%PDF-1.7", UnsupportedMediaType),
+        (b"SIMPLE  =                    T", UnsupportedMediaType),  # FITS
+        (b"RIFF\x00\x00\x00\x00WAVEfmt ", UnsupportedMediaType),
+    ],
+)
+def test_sniff_refuses_everything_else(head: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        imaging.sniff_mime_type(head)
+
+
+def _noisy(mode: str, size: tuple[int, int]) -> Image.Image:
+    if mode == "P":
+        return Image.effect_noise(size, 80).convert("RGB").quantize(64)
+    noise = Image.frombytes("RGBA", size, os.urandom(size[0] * size[1] * 4))
+    gradient = Image.merge("RGBA", [Image.linear_gradient("L").resize(size)] * 4)
+    # Noise over a gradient makes PNG choose every row filter, which is what the strip decoder must undo.
+    return Image.blend(noise, gradient, 0.7).convert(mode)
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "LA", "P"])
+def test_large_png_strips_decode_exactly_like_a_full_decode(tmp_path: Path, mode: str) -> None:
+    path = tmp_path / f"{mode}.png"
+    _noisy(mode, (2300, 1900)).save(path)
+
+    with Image.open(path) as image:
+        rawmode = imaging._strippable(image)
+        assert rawmode is not None
+        reduced = imaging._png_reduced(image, rawmode, 3)
+    with Image.open(path) as image:
+        image.load()
+        expected = image.convert(reduced.mode).reduce(3)
+
+    assert reduced.size == expected.size == (767, 634)
+    assert ImageChops.difference(reduced, expected).getbbox() is None
+
+
+def test_truncated_large_png_is_invalid(tmp_path: Path) -> None:
+    data = io.BytesIO()
+    _noisy("RGB", (2300, 1900)).save(data, "PNG")
+    path = tmp_path / "cut.png"
+    path.write_bytes(data.getvalue()[: len(data.getvalue()) * 2 // 3])
+
+    with pytest.raises(InvalidImage):
+        imaging.analyse_upload(path, 64_000_000)
+
+
+def test_large_png_thumbnail_fits_the_box(tmp_path: Path) -> None:
+    path = tmp_path / "big.png"
+    _noisy("RGBA", (2300, 1900)).save(path)
+
+    analysis = imaging.analyse_upload(path, 64_000_000)
+
+    assert (analysis.width, analysis.height) == (2300, 1900)
+    thumb = Image.open(io.BytesIO(analysis.thumbnail.data))
+    assert thumb.size == (400, 330)
+    assert thumb.mode == "RGBA"
+
+
+def test_declared_size_is_checked_before_decoding() -> None:
+    with pytest.raises(ImageTooLarge):
+        imaging.analyse_upload(FIXTURES / "bomb.png", 64_000_000)
+
+
+@pytest.mark.parametrize(("fit", "size"), [("contain", (64, 48)), ("cover", (64, 64))])
+@pytest.mark.parametrize("fmt", ["webp", "jpeg", "png"])
+def test_render_thumbnail_formats_and_fits(fit: str, size: tuple[int, int], fmt: str) -> None:
+    data = (FIXTURES / "photo.jpg").read_bytes()
+
+    thumb = imaging.render_thumbnail(data, 64_000_000, width=64, height=64, fit=fit, fmt=fmt)  # type: ignore[arg-type]
+
+    assert (thumb.width, thumb.height) == size
+    assert thumb.mime_type == f"image/{fmt}"
+    assert Image.open(io.BytesIO(thumb.data)).format == {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}[fmt]
