@@ -226,3 +226,23 @@ def _png(seed: int) -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (4, 4), (seed, 2 * seed, 3 * seed)).save(out, "PNG")
     return out.getvalue()
+
+
+async def test_uploaded_photos_lose_their_location(client: AsyncTestClient[Any]) -> None:
+    from PIL import Image
+
+    original = fixture_bytes("gps.jpg")
+    created = await upload(client, "gps.jpg")
+
+    assert created.status_code == 201
+    body = created.json()
+    served = (await client.get(body["file_url"])).content
+    assert served != original
+    assert body["hash"] == hashlib.sha256(served).hexdigest()
+    assert body["size_bytes"] == len(served)
+    exif = Image.open(io.BytesIO(served)).getexif()
+    assert exif.get_ifd(0x8825) == {}
+    assert b"BODY-SERIAL-0042" not in served
+    assert (body["width"], body["height"]) == (300, 600)  # orientation survived
+    # The same photo again is recognised as the same image.
+    assert (await upload(client, "gps.jpg")).json()["duplicate"] is True

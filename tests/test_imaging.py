@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 from pathlib import Path
@@ -11,7 +12,10 @@ from PIL import Image, ImageChops
 
 from reactbin import imaging
 from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
+from reactbin.metadata import strip_upload
 from tests.conftest import FIXTURES
+
+_GPS = 0x8825
 
 
 @pytest.mark.parametrize(
@@ -108,3 +112,40 @@ def test_render_thumbnail_formats_and_fits(fit: str, size: tuple[int, int], fmt:
     assert (thumb.width, thumb.height) == size
     assert thumb.mime_type == f"image/{fmt}"
     assert Image.open(io.BytesIO(thumb.data)).format == {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}[fmt]
+
+
+@pytest.mark.parametrize("name", ["gps.jpg", "gps.webp", "gps.png"])
+def test_location_and_serials_are_stripped_and_orientation_kept(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_bytes((FIXTURES / name).read_bytes())
+    before = Image.open(FIXTURES / name)
+    before.load()
+
+    sha256, size = strip_upload(path, "unused", 0)
+
+    data = path.read_bytes()
+    assert (sha256, size) == (hashlib.sha256(data).hexdigest(), len(data))
+    after = Image.open(path)
+    exif = after.getexif()
+    assert _GPS not in exif
+    assert exif.get_ifd(_GPS) == {}
+    assert exif[0x0112] == 6
+    assert exif[0x010F] == "PhoneMaker"
+    details = exif.get_ifd(0x8769)
+    assert 0xA431 not in details
+    assert 0xA430 not in details
+    assert details[0x9003] == "2026:01:01 10:00:00"
+    assert b"BODY-SERIAL-0042" not in data
+    after.load()
+    # Lossless: the decoded pixels are exactly the same.
+    assert ImageChops.difference(after.convert("RGB"), before.convert("RGB")).getbbox() is None
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "rotated.jpg", "alpha.png", "image.webp", "animated.gif"])
+def test_files_without_such_metadata_are_untouched(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    original = (FIXTURES / name).read_bytes()
+    path.write_bytes(original)
+
+    assert strip_upload(path, "given-hash", 123) == ("given-hash", 123)
+    assert path.read_bytes() == original

@@ -14,6 +14,7 @@ from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
 from reactbin.imaging import analyse_upload
+from reactbin.metadata import strip_upload
 from reactbin.storage import keys
 from reactbin.uploads import ReceivedFile
 
@@ -36,6 +37,9 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
     The objects are written before the row and deleted again unless the row commits, all under a
     per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
     """
+    # Location and serial numbers never reach storage; the hash is of the bytes actually stored.
+    sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
+    upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
     existing = await _merge_duplicate(res, upload.sha256, tags)
     if existing is not None:
         return IngestResult(existing, duplicate=True)
