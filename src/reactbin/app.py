@@ -15,9 +15,11 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ReactbinError
 from reactbin.routes import files, health, images, jobs, tags
+from reactbin.routes.access import SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 from reactbin.worker import running_worker
@@ -77,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
         async with contextlib.AsyncExitStack() as stack:
             resources = await stack.enter_async_context(open_resources(settings))
             app.state.resources = resources
+            app.state.rate_limiter = _rate_limiter(settings, resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
@@ -107,7 +110,7 @@ def create_app(settings: Settings) -> Litestar:
         ],
     )
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, *ui_handlers(ui_dir)],
         lifespan=[lifespan],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
@@ -126,6 +129,24 @@ def create_app(settings: Settings) -> Litestar:
         ),
         logging_config=None,
     )
+    # Outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
+    app.asgi_handler = SecurityHeaders(
+        WriteAccess(
+            UploadRateLimit(app.asgi_handler, lambda: getattr(app.state, "rate_limiter", None)),
+            settings.api_tokens,
+        ),
+        settings.public_base_url,
+    )
+    return app
+
+
+def _rate_limiter(settings: Settings, resources: Resources) -> RateLimiter | None:
+    rule = settings.upload_rate_limit
+    if rule is None:
+        return None
+    if settings.rate_limit_store == "postgres":
+        return PostgresRateLimiter(rule, resources.pool)
+    return MemoryRateLimiter(rule)
 
 
 def _default_ui_dir() -> Path | None:

@@ -45,6 +45,13 @@ class S3Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_pool_connections: int = 32
 
 
+class RateLimit(msgspec.Struct, frozen=True):
+    """At most `requests` per `seconds`-long window and client."""
+
+    requests: int
+    seconds: int
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the service needs to run, validated."""
 
@@ -68,6 +75,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_retry_delay: float = 2.0
     job_heartbeat_timeout: float = 5.0
     job_poll_interval: float = 5.0
+    api_tokens: tuple[str, ...] = ()
+    upload_rate_limit: RateLimit | None = None
+    rate_limit_store: Literal["memory", "postgres"] = "memory"
+    shutdown_grace: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +143,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             job_retry_delay=reader.number("JOB_RETRY_DELAY", 2.0, float, minimum=0),
             job_heartbeat_timeout=reader.number("JOB_HEARTBEAT_TIMEOUT", 5.0, float, minimum=1),
             job_poll_interval=reader.number("JOB_POLL_INTERVAL", 5.0, float, minimum=0.1),
+            api_tokens=_tokens(reader.get("API_TOKENS", "")),
+            upload_rate_limit=_rate_limit(reader.get("RATE_LIMIT_UPLOADS", "60/minute")),
+            rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
+            shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -183,6 +198,33 @@ _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhd]?)$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+_PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+
+def _rate_limit(raw: str) -> RateLimit | None:
+    if raw.lower() in ("0", "off", "none", ""):
+        return None
+    count, _, period = raw.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip().lower() not in _PERIODS:
+        raise ConfigError(f"RATE_LIMIT_UPLOADS must look like 60/minute (second, minute, hour, day) or 0, got {raw!r}")
+    return RateLimit(int(count), _PERIODS[period.strip().lower()])
+
+
+def _rate_limit_store(raw: str) -> Literal["memory", "postgres"]:
+    if raw.lower() == "memory":
+        return "memory"
+    if raw.lower() == "postgres":
+        return "postgres"
+    raise ConfigError(f"RATE_LIMIT_STORE must be 'memory' or 'postgres', got {raw!r}")
+
+
+def _tokens(raw: str) -> tuple[str, ...]:
+    tokens = tuple(token.strip() for token in raw.split(",") if token.strip())
+    if any(len(token) < 16 for token in tokens):
+        raise ConfigError("API_TOKENS must be comma-separated tokens of at least 16 characters")
+    return tokens
 
 
 def _require_http_url(name: str, value: str) -> None:

@@ -1,0 +1,153 @@
+"""Who may write, how often, and the security headers every response carries (ASGI middleware)."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Callable, Iterable
+
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from reactbin.domain.ratelimit import RateLimiter, Verdict
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Routes that create work: each one is limited per client.
+_LIMITED = frozenset({("POST", "/api/v1/images"), ("POST", "/api/v1/thumbnails"), ("POST", "/api/v1/thumbnails/")})
+
+
+async def _send_error(
+    send: Send, status: int, detail: str, code: str, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
+    body = json.dumps({"detail": detail, "code": code}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class WriteAccess:
+    """With API tokens configured, every write under /api needs `Authorization: Bearer <token>`; reads stay public."""
+
+    def __init__(self, app: ASGIApp, tokens: tuple[str, ...]) -> None:
+        self._app = app
+        self._tokens = [token.encode() for token in tokens]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self._tokens
+            and scope["type"] == ScopeType.HTTP
+            and scope["method"] not in _SAFE_METHODS
+            and scope["path"].startswith("/api/")
+            and not self._authorised(scope)
+        ):
+            await _send_error(
+                send,
+                401,
+                "This server needs a write token: send Authorization: Bearer <token>",
+                "unauthorized",
+                [(b"www-authenticate", b'Bearer realm="reactbin"')],
+            )
+            return
+        await self._app(scope, receive, send)
+
+    def _authorised(self, scope: Scope) -> bool:
+        presented = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                presented = value[7:].strip()
+        # Compare against every token, always: the time taken says nothing about which one nearly matched.
+        matches = [hmac.compare_digest(presented, token) for token in self._tokens]
+        return bool(presented) and any(matches)
+
+
+class UploadRateLimit:
+    """Limits uploads and job submissions per client address, with RateLimit headers on every answer."""
+
+    def __init__(self, app: ASGIApp, limiter: Callable[[], RateLimiter | None]) -> None:
+        self._app = app
+        self._limiter = limiter  # opened by the lifespan, so looked up per request
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limiter = self._limiter()
+        if scope["type"] != ScopeType.HTTP or limiter is None or (scope["method"], scope["path"]) not in _LIMITED:
+            await self._app(scope, receive, send)
+            return
+        client = scope.get("client")
+        verdict = await limiter.hit(f"uploads:{client[0] if client else 'unknown'}")
+        headers = _rate_headers(verdict)
+        if not verdict.allowed:
+            await _send_error(
+                send,
+                429,
+                f"Too many uploads: at most {verdict.limit} every {verdict.window} s; "
+                f"try again in {verdict.reset_in} s",
+                "rate_limited",
+                [*headers, (b"retry-after", str(verdict.reset_in).encode())],
+            )
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *headers]
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
+
+
+def _rate_headers(verdict: Verdict) -> list[tuple[bytes, bytes]]:
+    return [
+        (b"ratelimit-limit", str(verdict.limit).encode()),
+        (b"ratelimit-remaining", str(verdict.remaining).encode()),
+        (b"ratelimit-reset", str(verdict.reset_in).encode()),
+        (b"ratelimit-policy", f"{verdict.limit};w={verdict.window}".encode()),
+    ]
+
+
+class SecurityHeaders:
+    """Headers every response carries; pages get a strict CSP, other responses one that allows nothing."""
+
+    def __init__(self, app: ASGIApp, public_base_url: str | None) -> None:
+        self._app = app
+        images = "'self' data: blob:" + (f" {public_base_url}" if public_base_url else "")
+        self._page_csp = (
+            f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        ).encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
+            return
+        # The interactive API docs load their scripts from a CDN; they get the other headers only.
+        docs = scope["path"].startswith("/api/docs")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"x-frame-options", b"DENY"),
+                ]
+                if not docs:
+                    html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
+                    extra.append(
+                        (
+                            b"content-security-policy",
+                            self._page_csp if html else b"default-src 'none'; frame-ancestors 'none'",
+                        )
+                    )
+                message["headers"] = headers + [(n, v) for n, v in extra if n not in present]
+            await send(message)
+
+        await self._app(scope, receive, send_with_headers)
