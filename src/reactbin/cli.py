@@ -1,14 +1,16 @@
-"""`reactbin serve | migrate | dev | worker | openapi`: the only place that reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | openapi`: the only place that reads the environment."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -40,6 +42,12 @@ def main(argv: list[str] | None = None) -> None:
         "--concurrency", type=int, default=None, help="jobs run at once (default: WORKER_CONCURRENCY, else 2)"
     )
 
+    fsck = commands.add_parser(
+        "fsck", help="check that database and store agree (dry run unless --repair); safe while serving"
+    )
+    fsck.add_argument("--repair", action="store_true", help="regenerate missing thumbnails, remove orphan objects")
+    fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
     args = parser.parse_args(argv)
@@ -58,6 +66,8 @@ def main(argv: list[str] | None = None) -> None:
             if concurrency < 1:
                 raise ConfigError("--concurrency must be at least 1")
             _run_worker(_require_database(settings), concurrency)
+        elif args.command == "fsck":
+            raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -106,7 +116,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         loop="uvloop",
         http="httptools",
         log_level="info",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=int(settings.shutdown_grace),
     )
 
 
@@ -137,28 +147,71 @@ async def _work(settings: Settings, concurrency: int) -> None:
         log.info("stopping: waiting for running jobs")
 
 
-def _dev(settings: Settings, host: str, port: int, data_dir: Path) -> None:
+@contextlib.contextmanager
+def _embedded_defaults(settings: Settings, data_dir: Path) -> Iterator[Settings]:
+    """Settings for one machine: an embedded PostgreSQL in `data_dir` unless DATABASE_URL is set, files there too.
+
+    A server already running on that directory (a `reactbin dev` in another terminal) is shared, not stopped.
+    """
     from reactbin.embedded import EmbeddedPostgres
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    postgres = None
+    owned = None
     if settings.database_url is None:
-        postgres = EmbeddedPostgres(data_dir / "postgres", durable=True)
-        postgres.start()
-        log.info("embedded PostgreSQL running at %s", postgres.dsn)
-        settings = settings.with_database_url(postgres.dsn)
+        server = EmbeddedPostgres(data_dir / "postgres", durable=True)
+        shared = server.is_running()
+        server.start()  # adopts a server that already runs
+        owned = None if shared else server
+        log.info("embedded PostgreSQL %s at %s", "shared" if shared else "running", server.dsn)
+        settings = settings.with_database_url(server.dsn)
     if settings.storage_backend == "filesystem" and "STORAGE_DIR" not in os.environ:
         settings = msgspec.structs.replace(settings, storage_dir=data_dir / "objects")
     try:
         applied = asyncio.run(_migrate(settings.database_url or ""))
         if applied:
             log.info("applied migrations %s", ", ".join(applied))
-        log.info("reactbin is running at http://%s:%d", host, port)
-        _serve(settings, host, port)
+        yield settings
     finally:
-        if postgres is not None:
-            postgres.stop()
+        if owned is not None:
+            owned.stop()
+
+
+def _dev(settings: Settings, host: str, port: int, data_dir: Path) -> None:
+    with _embedded_defaults(settings, data_dir) as local:
+        log.info("reactbin is running at http://%s:%d", host, port)
+        _serve(local, host, port)
+
+
+def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
+    from reactbin.domain import fsck
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> fsck.Report:
+        async with open_resources(local) as res:
+            return await fsck.check(res, repair=repair)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        report = asyncio.run(run(local))
+    print(f"checked {report.images_checked} images and {report.objects_checked} objects")
+    sections = [
+        ("images whose original is missing", report.missing_originals),
+        ("images without a thumbnail", report.missing_thumbnails),
+        ("objects no image references", report.orphan_objects),
+        ("thumbnails regenerated", report.thumbnails_regenerated),
+        ("orphans removed", report.orphans_removed),
+        ("repairs that failed", report.repair_failures),
+    ]
+    for title, items in sections:
+        if items:
+            print(f"{title}: {len(items)}")
+            for item in items:
+                print(f"  {item}")
+    if report.clean:
+        print("everything is consistent")
+    elif not repair:
+        print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
+    return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
 
 
 def _print_openapi(settings: Settings) -> None:

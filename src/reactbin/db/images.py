@@ -218,3 +218,31 @@ async def tag_counts(conn: asyncpg.Connection, *, prefix: str, limit: int) -> li
         limit,
     )
     return [TagCount(record["tag"], record["n"]) for record in records]
+
+
+class StoredImage(msgspec.Struct, frozen=True):
+    """The object keys of one image, for consistency checks."""
+
+    id: uuid.UUID
+    hash: str
+    mime_type: str
+    storage_key: str
+    thumbnail_key: str | None
+
+
+async def stored_images(conn: asyncpg.Connection) -> list[StoredImage]:
+    records = await conn.fetch("SELECT id, hash, mime_type, storage_key, thumbnail_key FROM images ORDER BY id")
+    return [StoredImage(r["id"], r["hash"], r["mime_type"], r["storage_key"], r["thumbnail_key"]) for r in records]
+
+
+async def set_thumbnail(
+    conn: asyncpg.Connection, image_id: uuid.UUID, *, key: str, sha256: str, size_bytes: int
+) -> bool:
+    status: str = await conn.execute(
+        "UPDATE images SET thumbnail_key = $2, thumbnail_hash = $3, thumbnail_size_bytes = $4 WHERE id = $1",
+        image_id,
+        key,
+        sha256,
+        size_bytes,
+    )
+    return status == "UPDATE 1"

@@ -1,0 +1,115 @@
+"""`reactbin fsck`: find rows whose objects are missing, objects no row references, images without thumbnails.
+
+Safe while the service runs: every decision about one content hash is re-checked under the same advisory lock
+that uploads and deletes take, so an upload in flight (objects written, row not yet committed) is never mistaken
+for an orphan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import tempfile
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from reactbin.db import images as db
+from reactbin.domain.resources import Resources
+from reactbin.errors import ReactbinError
+from reactbin.imaging import analyse_upload
+from reactbin.storage import keys
+
+_HASH_IN_KEY = re.compile(r"^(?:images|thumbnails/v\d+)/([0-9a-f]{64})\.[a-z]+$")
+_CONCURRENCY = 16
+
+
+class Report(msgspec.Struct, kw_only=True):
+    images_checked: int = 0
+    objects_checked: int = 0
+    missing_originals: list[str] = msgspec.field(default_factory=list)
+    missing_thumbnails: list[str] = msgspec.field(default_factory=list)
+    orphan_objects: list[str] = msgspec.field(default_factory=list)
+    thumbnails_regenerated: list[str] = msgspec.field(default_factory=list)
+    orphans_removed: list[str] = msgspec.field(default_factory=list)
+    repair_failures: list[str] = msgspec.field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.missing_originals or self.missing_thumbnails or self.orphan_objects)
+
+
+async def check(res: Resources, *, repair: bool) -> Report:
+    """Compare the database with the store; with `repair`, regenerate thumbnails and remove orphans."""
+    report = Report()
+    async with res.db() as conn:
+        rows = await db.stored_images(conn)
+    report.images_checked = len(rows)
+    limit = asyncio.Semaphore(_CONCURRENCY)
+
+    async def inspect(row: db.StoredImage) -> None:
+        async with limit:
+            if not await res.storage.exists(row.storage_key):
+                report.missing_originals.append(f"{row.id} {row.storage_key}")
+                return
+            if row.thumbnail_key is None or not await res.storage.exists(row.thumbnail_key):
+                report.missing_thumbnails.append(str(row.id))
+                if repair:
+                    await _regenerate_thumbnail(res, row, report)
+
+    await asyncio.gather(*(inspect(row) for row in rows))
+
+    referenced = {row.storage_key for row in rows} | {row.thumbnail_key for row in rows if row.thumbnail_key}
+    for prefix in ("images/", "thumbnails/"):
+        async for key in res.storage.list_keys(prefix):
+            report.objects_checked += 1
+            if key not in referenced and await _is_orphan(res, key, delete=repair):
+                report.orphan_objects.append(key)
+                if repair:
+                    report.orphans_removed.append(key)
+    for field in ("missing_originals", "missing_thumbnails", "orphan_objects"):
+        getattr(report, field).sort()
+    return report
+
+
+async def _is_orphan(res: Resources, key: str, *, delete: bool) -> bool:
+    match = _HASH_IN_KEY.match(key)
+    async with res.tx() as conn:
+        if match is not None:
+            await db.lock_hash(conn, match[1])
+            # Under the lock no upload of this content is half-way; a row now means the object is in use.
+            if await db.hash_in_use(conn, match[1]) and await _referenced(conn, key):
+                return False
+        if delete:
+            await res.storage.delete(key)
+    return True
+
+
+async def _referenced(conn: asyncpg.Connection, key: str) -> bool:
+    used: bool = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM images WHERE storage_key = $1 OR thumbnail_key = $1)", key
+    )
+    return used
+
+
+async def _regenerate_thumbnail(res: Resources, row: db.StoredImage, report: Report) -> None:
+    with tempfile.TemporaryDirectory(prefix="reactbin-fsck-") as tmp:
+        source = Path(tmp) / "original"
+        try:
+            reader = await res.storage.open(row.storage_key)
+            with source.open("wb") as out:
+                async for chunk in reader.chunks():
+                    await asyncio.to_thread(out.write, chunk)
+            analysis = await res.run_cpu(analyse_upload, source, res.settings.max_image_pixels)
+            key = keys.thumbnail_key(row.hash)
+            thumbnail = analysis.thumbnail
+            async with res.tx() as conn:
+                await db.lock_hash(conn, row.hash)
+                await res.storage.put_bytes(key, thumbnail.data, thumbnail.mime_type)
+                await db.set_thumbnail(conn, row.id, key=key, sha256=thumbnail.sha256, size_bytes=len(thumbnail.data))
+        except (ReactbinError, OSError) as exc:
+            code = exc.code if isinstance(exc, ReactbinError) else "io_error"
+            report.repair_failures.append(f"{row.id} {code}")
+            return
+    report.thumbnails_regenerated.append(str(row.id))
