@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import struct
 from typing import Any
 
 import pytest
@@ -245,3 +247,90 @@ async def test_wrong_method_is_405_json(client: AsyncTestClient[Any]) -> None:
     response = await client.put("/api/v1/images")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
+
+
+def _gif_with_frames(count: int) -> bytes:
+    """A GIF of `count` 1x1 frames: a few bytes each on disk, far too many to process."""
+    frame = b"\x2c" + struct.pack("<HHHH", 0, 0, 1, 1) + b"\x00" + b"\x02\x02\x44\x01\x00"
+    return b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + b"\x00\x00\x00\xff\xff\xff" + frame * count + b";"
+
+
+def _jpeg_declaring(width: int, height: int) -> bytes:
+    data = bytearray(fixture_bytes("photo.jpg"))
+    sof = data.index(b"\xff\xc0")
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
+    return bytes(data)
+
+
+def _truncations(name: str, count: int = 6) -> list[tuple[str, int]]:
+    size = len(fixture_bytes(name))
+    rng = random.Random(f"{name}-truncations")
+    return [(name, rng.randrange(1, size - 1)) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("name", "cut"),
+    [case for name in ("photo.jpg", "alpha.png", "animated.gif", "image.webp") for case in _truncations(name)],
+)
+async def test_random_truncations_are_refused(client: AsyncTestClient[Any], name: str, cut: int) -> None:
+    response = await upload(client, name, fixture_bytes(name)[:cut])
+
+    assert 400 <= response.status_code < 500, response.text
+    assert response.json()["code"] in {"invalid_image", "unsupported_media_type", "empty_file"}
+    await assert_nothing_stored(client)
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        pytest.param(_gif_with_frames(10_000), "image_too_large", id="gif-10000-frames"),
+        pytest.param(_jpeg_declaring(30000, 30000), "image_too_large", id="jpeg-30000x30000"),
+        pytest.param(fixture_bytes("bomb.png"), "image_too_large", id="png-400mp"),
+        pytest.param(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n", "unsupported_media_type", id="pdf"),
+        pytest.param(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 1 1\n", "unsupported_media_type", id="eps"),
+        pytest.param(b"SIMPLE  =                    T" + b" " * 50, "unsupported_media_type", id="fits"),
+        pytest.param(b"8BPS\x00\x01" + b"\x00" * 40, "unsupported_media_type", id="psd"),
+        pytest.param(fixture_bytes("image.tiff"), "unsupported_media_type", id="tiff"),
+        pytest.param(b"\x00" * 100, "unsupported_media_type", id="zeros"),
+    ],
+)
+async def test_bombs_and_other_formats_never_reach_a_decoder(
+    client: AsyncTestClient[Any], data: bytes, code: str
+) -> None:
+    response = await upload(client, "upload.png", data, content_type="image/png")
+
+    assert response.json()["code"] == code
+    assert 400 <= response.status_code < 500
+    await assert_nothing_stored(client)
+
+
+async def test_too_many_parts(client: AsyncTestClient[Any]) -> None:
+    body, content_type = _multipart([("f", None, b"1")] * 1001 + [("file", "a.jpg", fixture_bytes("photo.jpg"))])
+
+    response = await client.post("/api/v1/images", content=body, headers={"content-type": content_type})
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_multipart"
+    await assert_nothing_stored(client)
+
+
+async def test_spoofed_type_the_other_way_is_stored_as_what_it_is(client: AsyncTestClient[Any]) -> None:
+    response = await upload(client, "alpha.png", content_type="text/html")
+
+    assert response.status_code == 201
+    assert response.json()["mime_type"] == "image/png"
+    served = await client.get(response.json()["file_url"])
+    assert served.headers["content-type"] == "image/png"
+
+
+async def test_png_html_polyglot_is_only_ever_served_as_an_inert_png(client: AsyncTestClient[Any]) -> None:
+    polyglot = fixture_bytes("alpha.png") + b"<html><body><script>alert(document.cookie)</script></body></html>"
+
+    response = await upload(client, "cat.html", polyglot, content_type="text/html")
+
+    assert response.status_code == 201
+    served = await client.get(response.json()["file_url"])
+    assert served.content == polyglot
+    assert served.headers["content-type"] == "image/png"
+    assert served.headers["x-content-type-options"] == "nosniff"
+    assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"

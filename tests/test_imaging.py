@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -149,3 +150,20 @@ def test_files_without_such_metadata_are_untouched(tmp_path: Path, name: str) ->
 
     assert strip_upload(path, "given-hash", 123) == ("given-hash", 123)
     assert path.read_bytes() == original
+
+
+def test_bombs_are_refused_quickly_without_decoding(tmp_path: Path) -> None:
+    from tests.test_bad_input import _gif_with_frames, _jpeg_declaring
+
+    cases = {
+        "frames.gif": _gif_with_frames(10_000),
+        "huge.jpg": _jpeg_declaring(30000, 30000),
+        "huge.png": (FIXTURES / "bomb.png").read_bytes(),
+    }
+    for name, data in cases.items():
+        path = tmp_path / name
+        path.write_bytes(data)
+        started = time.perf_counter()
+        with pytest.raises(ImageTooLarge):
+            imaging.analyse_upload(path, 64_000_000)
+        assert time.perf_counter() - started < 0.1, name

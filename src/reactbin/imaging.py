@@ -149,11 +149,13 @@ def render_thumbnail(
         return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
 
 
-def _open_checked(handle: io.BufferedIOBase | io.BytesIO | object, mime_type: str, max_pixels: int) -> Image.Image:
+def _open_checked(handle: IO[bytes], mime_type: str, max_pixels: int) -> Image.Image:
+    _check_structure(handle, mime_type)
+    handle.seek(0)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(handle, formats=[PIL_FORMATS[mime_type]])  # type: ignore[arg-type]
+            image = Image.open(handle, formats=[PIL_FORMATS[mime_type]])
     except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidImage() from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -166,6 +168,103 @@ def _open_checked(handle: io.BufferedIOBase | io.BytesIO | object, mime_type: st
         image.close()
         raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {max_pixels} pixels are allowed")
     return image
+
+
+MAX_FRAMES = 3000
+"""Most frames an animation may have: a 10,000-frame GIF of 1x1 pixels is tiny on disk and huge to process."""
+
+
+def _check_structure(handle: IO[bytes], mime_type: str) -> None:
+    """Walk the container without decoding: a file cut short, or an animation with too many frames, is refused.
+
+    Decoders only look at what they need (the first frame of a GIF, the data up to the end of the pixels), so a
+    file truncated after that would otherwise be stored.
+    """
+    handle.seek(0)
+    if mime_type == "image/gif":
+        frames = _gif_frames(handle)
+    elif mime_type == "image/png":
+        frames = _png_frames(handle)
+    elif mime_type == "image/webp":
+        frames = _webp_frames(handle)
+    else:
+        return  # JPEG: the decoder reads every scan, even in draft mode, and fails on a cut file
+    if frames > MAX_FRAMES:
+        raise ImageTooLarge(f"The animation has {frames} frames; at most {MAX_FRAMES} are allowed")
+
+
+def _read_exactly(handle: IO[bytes], size: int) -> bytes:
+    data = handle.read(size)
+    if len(data) != size:
+        raise InvalidImage()
+    return data
+
+
+def _skip_sub_blocks(handle: IO[bytes]) -> None:
+    while True:
+        size = _read_exactly(handle, 1)[0]
+        if size == 0:
+            return
+        if len(handle.read(size)) != size:
+            raise InvalidImage()
+
+
+def _gif_frames(handle: IO[bytes]) -> int:
+    screen = _read_exactly(handle, 13)
+    if screen[10] & 0x80:
+        _read_exactly(handle, 3 << ((screen[10] & 7) + 1))
+    frames = 0
+    while True:
+        introducer = _read_exactly(handle, 1)[0]
+        if introducer == 0x3B:  # trailer
+            return frames
+        if introducer == 0x21:  # extension: label, then sub-blocks
+            _read_exactly(handle, 1)
+            _skip_sub_blocks(handle)
+        elif introducer == 0x2C:  # image: descriptor, local palette, LZW code size, data sub-blocks
+            frames += 1
+            if frames > MAX_FRAMES:
+                return frames
+            descriptor = _read_exactly(handle, 9)
+            if descriptor[8] & 0x80:
+                _read_exactly(handle, 3 << ((descriptor[8] & 7) + 1))
+            _read_exactly(handle, 1)
+            _skip_sub_blocks(handle)
+        else:
+            raise InvalidImage()
+
+
+def _png_frames(handle: IO[bytes]) -> int:
+    _read_exactly(handle, 8)
+    frames = 1
+    while True:
+        length, kind = struct.unpack(">I4s", _read_exactly(handle, 8))
+        if kind == b"IEND":
+            return frames  # anything after IEND is never decoded, and is served only as image/png
+        if kind == b"acTL":
+            frames = struct.unpack(">I", _read_exactly(handle, 4))[0]
+            length -= 4
+        end = handle.seek(length + 4, io.SEEK_CUR)
+        if handle.seek(0, io.SEEK_END) < end:
+            raise InvalidImage()
+        handle.seek(end)
+
+
+def _webp_frames(handle: IO[bytes]) -> int:
+    header = _read_exactly(handle, 12)
+    declared_end = struct.unpack("<I", header[4:8])[0] + 8
+    if handle.seek(0, io.SEEK_END) < declared_end:
+        raise InvalidImage()
+    handle.seek(12)
+    frames = 0
+    while handle.tell() + 8 <= declared_end:
+        kind, size = struct.unpack("<4sI", _read_exactly(handle, 8))
+        if kind == b"ANMF":
+            frames += 1
+        handle.seek(size + (size & 1), io.SEEK_CUR)
+    if handle.tell() > declared_end:
+        raise InvalidImage()
+    return max(frames, 1)
 
 
 def _orientation(image: Image.Image) -> int:
