@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, Ra
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ReactbinError
 from reactbin.routes import files, health, images, jobs, tags
-from reactbin.routes.access import SecurityHeaders, UploadRateLimit, WriteAccess
+from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 from reactbin.worker import running_worker
@@ -95,8 +96,8 @@ def create_app(settings: Settings) -> Litestar:
             images.upload_image,
             images.list_images,
             images.get_image,
-            images.replace_tags,
             images.delete_image,
+            images.replace_tags,
             files.image_file,
             files.image_thumbnail,
             jobs.submit_thumbnail,
@@ -130,9 +131,21 @@ def create_app(settings: Settings) -> Litestar:
         logging_config=None,
     )
     # Outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
+    methods_by_path: dict[str, set[str]] = {}
+
+    def route_methods() -> dict[str, set[str]]:
+        if not methods_by_path:
+            # Routes are declared as /x/{id:str}; requests carry the template without the type, /x/{id}.
+            for route in app.routes:
+                if hasattr(route, "methods"):
+                    methods_by_path[re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)] = set(route.methods)
+        return methods_by_path
+
     app.asgi_handler = SecurityHeaders(
         WriteAccess(
-            UploadRateLimit(app.asgi_handler, lambda: getattr(app.state, "rate_limiter", None)),
+            UploadRateLimit(
+                AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
+            ),
             settings.api_tokens,
         ),
         settings.public_base_url,

@@ -151,6 +151,8 @@ async def receive_form(
                             )
                             spool = None
                         elif current.filename is None:
+                            if current.name in fields:
+                                raise InvalidMultipart(f"The form field {current.name!r} is given more than once")
                             try:
                                 fields[current.name] = field_buffer.decode("utf-8")
                             except UnicodeDecodeError:

@@ -11,7 +11,7 @@ import msgspec
 from reactbin.db import images as db
 from reactbin.domain.cursors import decode_cursor, encode_cursor
 from reactbin.domain.resources import Resources, cleanup_on_error
-from reactbin.domain.tags import MAX_TAGS, normalise_tags
+from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
 from reactbin.imaging import analyse_upload
 from reactbin.metadata import strip_upload
@@ -159,7 +159,7 @@ async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
 async def suggest_tags(res: Resources, *, prefix: str, limit: int) -> list[db.TagCount]:
     """Tags starting with `prefix`, most used first, for autocomplete."""
     cleaned = "-".join(prefix.strip().lower().split())
-    if len(cleaned) > 64:
-        return []
+    if len(cleaned) > MAX_TAG_LENGTH or not all(ch.isalnum() or ch in "-_:." for ch in cleaned):
+        return []  # no tag can start like that (and PostgreSQL text cannot hold NUL)
     async with res.db() as conn:
         return await db.tag_counts(conn, prefix=cleaned, limit=limit)

@@ -151,3 +151,31 @@ class SecurityHeaders:
             await send(message)
 
         await self._app(scope, receive, send_with_headers)
+
+
+class AccurateAllow:
+    """Answer OPTIONS with every method of the route.
+
+    Litestar 2.25 builds a route's automatic OPTIONS handler when the route's first handler is registered and keeps
+    it when more methods join the same path, so `Allow` named only some of them (found by schemathesis).
+    """
+
+    def __init__(self, app: ASGIApp, methods_by_path: Callable[[], dict[str, set[str]]]) -> None:
+        self._app = app
+        self._methods_by_path = methods_by_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":
+            await self._app(scope, receive, send)
+            return
+
+        async def send_with_allow(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                methods = self._methods_by_path().get(scope.get("path_template", ""))
+                if methods:
+                    allow = ", ".join(sorted(methods)).encode()
+                    kept = [(n, v) for n, v in message.get("headers", []) if n.lower() != b"allow"]
+                    message["headers"] = [*kept, (b"allow", allow)]
+            await send(message)
+
+        await self._app(scope, receive, send_with_allow)

@@ -46,7 +46,7 @@ def parse_image_id(raw: str) -> uuid.UUID:
         raise ImageNotFound() from None
 
 
-ImageId = Annotated[str, PathParameter(description="Image id (UUID)", max_length=64)]
+ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
 
 
 @dataclass
@@ -104,17 +104,12 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
 @get("/images", summary="List images, newest first", responses=errors(400, 422, 503))
 async def list_images(
     res: NamedDependency[Resources],
-    tag: Annotated[list[str] | None, QueryParameter(description="Only images with every one of these tags")] = None,
+    tag: Annotated[tuple[str, ...], QueryParameter(description="Only images with every one of these tags")] = (),
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> ImageList:
-    page = await library.list_images(res, tags=tag or [], limit=limit, cursor=cursor)
+    page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
     return ImageList(items=[image_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
-
-
-@get("/images/{image_id:str}", summary="Get one image", responses=errors(404, 503))
-async def get_image(res: NamedDependency[Resources], image_id: ImageId) -> Image:
-    return image_out(await library.get_image(res, parse_image_id(image_id)), res.urls)
 
 
 @patch(
@@ -126,6 +121,11 @@ async def get_image(res: NamedDependency[Resources], image_id: ImageId) -> Image
 async def replace_tags(res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[TagsUpdate]) -> Image:
     row = await library.replace_tags(res, parse_image_id(image_id), list(data.tags))
     return image_out(row, res.urls)
+
+
+@get("/images/{image_id:str}", summary="Get one image", responses=errors(404, 503))
+async def get_image(res: NamedDependency[Resources], image_id: ImageId) -> Image:
+    return image_out(await library.get_image(res, parse_image_id(image_id)), res.urls)
 
 
 @delete("/images/{image_id:str}", summary="Delete an image and its files", responses=errors(404, 503))

@@ -45,7 +45,7 @@ class ImageList(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-class TagsUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class TagsUpdate(msgspec.Struct, frozen=True):
     tags: Annotated[list[str], msgspec.Meta(max_length=500)]
 
 
