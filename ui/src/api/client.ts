@@ -1,0 +1,132 @@
+// Thin, typed calls to /api/v1. Every type comes from schema.d.ts, generated from the OpenAPI schema.
+import type { components, operations } from "./schema";
+
+export type Image = components["schemas"]["Image"];
+export type UploadedImage = components["schemas"]["UploadedImage"];
+export type ImageList = components["schemas"]["ImageList"];
+export type TagSuggestion = components["schemas"]["TagSuggestion"];
+type ErrorBody = components["schemas"]["ErrorBody"];
+type ListQuery = NonNullable<operations["ApiV1ImagesListImages"]["parameters"]["query"]>;
+type TagQuery = NonNullable<operations["ApiV1TagsSuggestTags"]["parameters"]["query"]>;
+type TagsUpdate = components["schemas"]["TagsUpdate"];
+
+const API = "/api/v1";
+
+/** An API error (`{"detail","code"}`), or a network failure with status 0 and code `network_error`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = "ApiError";
+  }
+}
+
+const NETWORK_DETAIL = "Could not reach the server. Check your connection and try again.";
+
+function errorFrom(status: number, body: unknown): ApiError {
+  if (body && typeof body === "object" && "detail" in body && "code" in body) {
+    const { detail, code } = body as ErrorBody;
+    return new ApiError(status, String(code), String(detail));
+  }
+  return new ApiError(status, "http_error", `The server answered ${status}.`);
+}
+
+async function request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(API + path, { method, ...init, headers: { accept: "application/json", ...init.headers } });
+  } catch (err) {
+    if (err instanceof DOMException && err.name === "AbortError") throw err;
+    throw new ApiError(0, "network_error", NETWORK_DETAIL);
+  }
+  if (response.status === 204) return undefined as T;
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) throw errorFrom(response.status, body);
+  return body as T;
+}
+
+function query(params: Record<string, string | number | readonly string[] | null | undefined>): string {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value === null || value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) search.append(name, String(item));
+  }
+  const text = search.toString();
+  return text ? `?${text}` : "";
+}
+
+export function listImages(params: ListQuery, signal?: AbortSignal): Promise<ImageList> {
+  return request("GET", `/images${query(params)}`, signal ? { signal } : {});
+}
+
+export function getImage(id: string, signal?: AbortSignal): Promise<Image> {
+  return request("GET", `/images/${encodeURIComponent(id)}`, signal ? { signal } : {});
+}
+
+function authorization(token: string | null): Record<string, string> {
+  return token ? { authorization: `Bearer ${token}` } : {};
+}
+
+export function replaceTags(id: string, tags: string[], token: string | null): Promise<Image> {
+  const body: TagsUpdate = { tags };
+  return request("PATCH", `/images/${encodeURIComponent(id)}/tags`, {
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...authorization(token) },
+  });
+}
+
+export function deleteImage(id: string, token: string | null): Promise<void> {
+  return request("DELETE", `/images/${encodeURIComponent(id)}`, { headers: authorization(token) });
+}
+
+export async function suggestTags(params: TagQuery, signal?: AbortSignal): Promise<TagSuggestion[]> {
+  const body = await request<components["schemas"]["TagSuggestions"]>(
+    "GET",
+    `/tags${query(params)}`,
+    signal ? { signal } : {},
+  );
+  return body.items;
+}
+
+/**
+ * Upload one file as multipart (`file`, `tags`) with XHR, because fetch has no upload progress.
+ * Resolves with the image (check `duplicate`), rejects with an ApiError.
+ */
+export function uploadImage(
+  file: File,
+  tags: string,
+  token: string | null,
+  onProgress: (sent: number, total: number) => void,
+  signal?: AbortSignal,
+): Promise<UploadedImage> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", `${API}/images`);
+    xhr.responseType = "json";
+    xhr.setRequestHeader("accept", "application/json");
+    if (token) xhr.setRequestHeader("authorization", `Bearer ${token}`);
+    xhr.upload.onprogress = (event) => {
+      if (event.lengthComputable) onProgress(event.loaded, event.total);
+    };
+    xhr.onload = () => {
+      if (xhr.status === 200 || xhr.status === 201) resolve(xhr.response as UploadedImage);
+      else reject(errorFrom(xhr.status, xhr.response));
+    };
+    xhr.onerror = () => reject(new ApiError(0, "network_error", NETWORK_DETAIL));
+    xhr.onabort = () => reject(new DOMException("Upload cancelled", "AbortError"));
+    signal?.addEventListener("abort", () => xhr.abort(), { once: true });
+    const form = new FormData();
+    if (tags) form.append("tags", tags);
+    form.append("file", file, file.name);
+    xhr.send(form);
+  });
+}
+
+export function messageOf(err: unknown): string {
+  if (err instanceof ApiError) return err.message;
+  if (err instanceof Error) return err.message;
+  return "Something went wrong.";
+}

@@ -1,0 +1,147 @@
+import { useEffect, useRef } from "preact/hooks";
+import { navigate, useRoute, type Route } from "../router";
+import { handOverFiles } from "../store";
+import { Detail } from "./Detail";
+import { Library } from "./Library";
+import { Notice } from "./Notice";
+import { SearchBar } from "./SearchBar";
+import { TokenDialog } from "./TokenDialog";
+import { Upload } from "./Upload";
+
+function titleOf(route: Route): string {
+  switch (route.view) {
+    case "library":
+      return route.tags.length ? `${route.tags.join(" + ")} · reactbin` : "reactbin";
+    case "detail":
+      return "Image · reactbin";
+    case "upload":
+      return "Upload · reactbin";
+    case "missing":
+      return "Not found · reactbin";
+  }
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  return (
+    target instanceof HTMLElement &&
+    (target.isContentEditable || target.matches("input, textarea, select, [role=combobox]"))
+  );
+}
+
+export function App() {
+  const route = useRoute();
+  const searchRef = useRef<HTMLInputElement>(null);
+  const mainRef = useRef<HTMLElement>(null);
+  const previous = useRef<Route>(route);
+
+  // "/" focuses the tag search from anywhere except while typing.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
+      event.preventDefault();
+      searchRef.current?.focus();
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, []);
+
+  // Files dropped anywhere go to the upload page (instead of the browser opening them).
+  useEffect(() => {
+    const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") ?? false;
+    const onDragOver = (event: DragEvent) => {
+      if (hasFiles(event)) event.preventDefault();
+    };
+    const onDrop = (event: DragEvent) => {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      const files = [...(event.dataTransfer?.files ?? [])];
+      navigate("/upload");
+      handOverFiles(files);
+    };
+    window.addEventListener("dragover", onDragOver);
+    window.addEventListener("drop", onDrop);
+    return () => {
+      window.removeEventListener("dragover", onDragOver);
+      window.removeEventListener("drop", onDrop);
+    };
+  }, []);
+
+  useEffect(() => {
+    document.title = titleOf(route);
+  }, [route]);
+
+  // A new view moves keyboard focus to the page content (a search that only changes tags keeps it in the box).
+  useEffect(() => {
+    const before = previous.current;
+    previous.current = route;
+    if (before === route || before.view === route.view) return;
+    if (route.view === "library" && before.view === "detail") return; // the library refocuses the tile
+    mainRef.current?.focus({ preventScroll: true });
+  }, [route]);
+
+  let view;
+  switch (route.view) {
+    case "library":
+      view = (
+        <Library
+          key="library"
+          tags={route.tags}
+          focusId={previous.current.view === "detail" ? previous.current.id : null}
+        />
+      );
+      break;
+    case "detail":
+      view = <Detail key={route.id} id={route.id} />;
+      break;
+    case "upload":
+      view = <Upload />;
+      break;
+    case "missing":
+      view = (
+        <Notice kind="error" title="Page not found">
+          <p>There is nothing at this address.</p>
+          <a class="button" href="/">
+            Go to the library
+          </a>
+        </Notice>
+      );
+  }
+
+  return (
+    <>
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <div class="topbar-inner">
+          <a class="brand" href="/" aria-label="reactbin, all images">
+            <Logo />
+            <span>reactbin</span>
+          </a>
+          <SearchBar tags={route.view === "library" ? route.tags : []} inputRef={searchRef} />
+          <a class={`button primary upload-link${route.view === "upload" ? " current" : ""}`} href="/upload">
+            <svg viewBox="0 0 20 20" aria-hidden="true">
+              <path d="M10 14V4M6 8l4-4 4 4M4 16h12" />
+            </svg>
+            <span>Upload</span>
+          </a>
+        </div>
+      </header>
+      <main id="main" ref={mainRef} tabIndex={-1}>
+        {view}
+      </main>
+      <TokenDialog />
+    </>
+  );
+}
+
+function Logo() {
+  return (
+    <svg class="logo" viewBox="0 0 32 32" aria-hidden="true">
+      <rect x="1" y="1" width="30" height="30" rx="9" class="logo-bg" />
+      <circle cx="11.5" cy="13" r="2.2" class="logo-fg" />
+      <circle cx="20.5" cy="13" r="2.2" class="logo-fg" />
+      <path d="M9.5 19.5c3.5 4 9.5 4 13 0" class="logo-smile" />
+    </svg>
+  );
+}

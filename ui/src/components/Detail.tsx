@@ -1,0 +1,323 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { ApiError, deleteImage, getImage, messageOf, replaceTags, type Image } from "../api/client";
+import { withWriteToken } from "../auth";
+import { formatBytes, formatDate, formatType } from "../format";
+import { lastLibraryHref, libraryHref, navigate } from "../router";
+import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
+import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
+import { Chips } from "./Chips";
+import { Notice } from "./Notice";
+import { TagInput } from "./TagInput";
+
+type Loaded = { status: "ready"; image: Image } | { status: "loading" } | { status: "error"; error: ApiError | Error };
+
+export function Detail({ id }: { id: string }) {
+  const [state, setState] = useState<Loaded>(() => {
+    const cached = cachedImage(id);
+    return cached ? { status: "ready", image: cached } : { status: "loading" };
+  });
+  const [attempt, setAttempt] = useState(0);
+
+  useEffect(() => {
+    const controller = new AbortController();
+    getImage(id, controller.signal)
+      .then((image) => {
+        rememberImage(image);
+        setState({ status: "ready", image });
+      })
+      .catch((err: unknown) => {
+        if (controller.signal.aborted) return;
+        setState({ status: "error", error: err instanceof Error ? err : new Error(messageOf(err)) });
+      });
+    return () => controller.abort();
+  }, [id, attempt]);
+
+  const back = (
+    <a class="back" href={lastLibraryHref()}>
+      <svg viewBox="0 0 16 16" aria-hidden="true">
+        <path d="M10 3L5 8l5 5" />
+      </svg>
+      Library
+    </a>
+  );
+
+  if (state.status === "loading") {
+    return (
+      <div class="detail-page">
+        {back}
+        <Notice kind="loading" title="Loading image…" />
+      </div>
+    );
+  }
+  if (state.status === "error") {
+    const missing = state.error instanceof ApiError && state.error.status === 404;
+    return (
+      <div class="detail-page">
+        {back}
+        <Notice kind="error" title={missing ? "Image not found" : "Couldn’t load this image"}>
+          <p>{missing ? "It may have been deleted, or the link is wrong." : state.error.message}</p>
+          {missing ? (
+            <a class="button" href="/">
+              Go to the library
+            </a>
+          ) : (
+            <button type="button" class="button" onClick={() => setAttempt((n) => n + 1)}>
+              Try again
+            </button>
+          )}
+        </Notice>
+      </div>
+    );
+  }
+  return (
+    <div class="detail-page">
+      {back}
+      <ImageView image={state.image} onChange={(image) => setState({ status: "ready", image })} />
+    </div>
+  );
+}
+
+function ImageView({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
+  const ratio = image.width / Math.max(image.height, 1);
+  return (
+    <article class="detail">
+      <div class="stage">
+        <div
+          class="frame"
+          style={{
+            aspectRatio: `${image.width} / ${image.height}`,
+            width: `min(100%, ${image.width}px, calc(var(--stage-height) * ${ratio}))`,
+          }}
+        >
+          <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
+          <img
+            class="full"
+            src={image.file_url}
+            width={image.width}
+            height={image.height}
+            alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
+          />
+        </div>
+      </div>
+      <aside class="panel">
+        <h1 class="filename" title={image.filename}>
+          {image.filename}
+        </h1>
+        <ShareLink image={image} />
+        <TagEditor image={image} onChange={onChange} />
+        <dl class="facts">
+          <div>
+            <dt>Size</dt>
+            <dd>{formatBytes(image.size_bytes)}</dd>
+          </div>
+          <div>
+            <dt>Dimensions</dt>
+            <dd>
+              {image.width} × {image.height} px
+            </dd>
+          </div>
+          <div>
+            <dt>Type</dt>
+            <dd>{formatType(image.mime_type)}</dd>
+          </div>
+          <div>
+            <dt>Uploaded</dt>
+            <dd>
+              <time dateTime={image.created_at}>{formatDate(image.created_at)}</time>
+            </dd>
+          </div>
+        </dl>
+        <Actions image={image} />
+      </aside>
+    </article>
+  );
+}
+
+/** Tags edited in place: every add or remove is saved at once (the API normalises; the UI shows the result). */
+function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
+  const [tags, setTags] = useState(image.tags);
+  const [error, setError] = useState<string | null>(null);
+  const [saving, setSaving] = useState(false);
+  const latest = useRef(0);
+  const inputRef = useRef<HTMLInputElement>(null);
+
+  useEffect(() => setTags(image.tags), [image]);
+
+  function save(changed: string[]): void {
+    // The API keeps tags sorted; showing them that way at once avoids a reshuffle when it answers.
+    const next = [...changed].sort();
+    const request = ++latest.current;
+    setTags(next);
+    setError(null);
+    setSaving(true);
+    withWriteToken((token) => replaceTags(image.id, next, token))
+      .then((updated) => {
+        if (request !== latest.current) return;
+        rememberImage(updated);
+        onChange(updated);
+      })
+      .catch((err: unknown) => {
+        if (request !== latest.current) return;
+        setTags(image.tags);
+        setError(`Tags not saved: ${messageOf(err)}`);
+      })
+      .finally(() => {
+        if (request === latest.current) setSaving(false);
+      });
+  }
+
+  return (
+    <section class="tag-editor" aria-labelledby="tags-heading">
+      <h2 id="tags-heading" class="label">
+        Tags
+        <span class="saving" aria-live="polite">
+          {saving ? "Saving…" : ""}
+        </span>
+      </h2>
+      {tags.length === 0 && <p class="muted">No tags yet.</p>}
+      <Chips
+        tags={tags}
+        label="Tags of this image"
+        onRemove={(tag) => {
+          save(tags.filter((item) => item !== tag));
+          inputRef.current?.focus();
+        }}
+      />
+      <TagInput
+        id="tag-add"
+        label="Add a tag"
+        placeholder="Add a tag and press Enter"
+        exclude={tags}
+        inputRef={inputRef}
+        busy={saving}
+        onAdd={(added) => save([...tags, ...added])}
+      />
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
+        </p>
+      )}
+      {tags.length > 0 && (
+        <p class="find-similar">
+          <a href={libraryHref(tags.slice(0, 1))}>More tagged “{tags[0]}”</a>
+        </p>
+      )}
+    </section>
+  );
+}
+
+/** "Copy link" copies `file_url` made absolute: the CDN URL as it is, or the proxy path on this page's origin. */
+function ShareLink({ image }: { image: Image }) {
+  const link = absoluteUrl(image.file_url);
+  const [copied, setCopied] = useState<string | null>(null);
+  const linkField = useRef<HTMLInputElement>(null);
+
+  async function copy(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(link);
+      setCopied("Link copied to the clipboard");
+    } catch {
+      // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
+      linkField.current?.focus();
+      linkField.current?.select();
+      setCopied("Press Ctrl+C to copy the selected link");
+    }
+  }
+
+  return (
+    <section class="share" aria-label="Share">
+      <label class="label" for="share-link">
+        Link
+      </label>
+      <div class="copy-row">
+        <input id="share-link" ref={linkField} class="link-field" type="text" readOnly value={link} />
+        <button type="button" class="button primary" onClick={copy}>
+          <svg viewBox="0 0 20 20" aria-hidden="true">
+            <rect x="7" y="7" width="10" height="10" rx="2" />
+            <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
+          </svg>
+          Copy link
+        </button>
+      </div>
+      <p class="copy-status" role="status">
+        {copied}
+      </p>
+    </section>
+  );
+}
+
+function Actions({ image }: { image: Image }) {
+  const dialog = useRef<HTMLDialogElement>(null);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+
+  async function confirmDelete(): Promise<void> {
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await withWriteToken((token) => deleteImage(image.id, token));
+    } catch (err) {
+      if (!(err instanceof ApiError && err.status === 404)) {
+        setDeleting(false);
+        setDeleteError(messageOf(err));
+        return;
+      }
+    }
+    forgetImage(image.id);
+    dialog.current?.close();
+    setNotice(`Deleted ${image.filename}.`);
+    navigate(lastLibraryHref());
+  }
+
+  return (
+    <section class="actions" aria-label="Manage">
+      <div class="action-row">
+        {/* Browsers honour `download` only on the page's own origin; a CDN file opens in a new tab instead. */}
+        {isSameOrigin(image.file_url) ? (
+          <a class="button" href={image.file_url} download={image.filename}>
+            Download
+          </a>
+        ) : (
+          <a class="button" href={image.file_url} target="_blank" rel="noopener noreferrer">
+            Download
+          </a>
+        )}
+        <button
+          type="button"
+          class="button danger"
+          onClick={() => {
+            setDeleteError(null);
+            dialog.current?.showModal();
+          }}
+        >
+          Delete…
+        </button>
+      </div>
+      <dialog ref={dialog} class="confirm" aria-labelledby="delete-title" aria-describedby="delete-text">
+        <h2 id="delete-title">Delete this image?</h2>
+        <p id="delete-text">
+          <strong>{image.filename}</strong> and its thumbnail will be removed for everyone. Links to it will stop
+          working. This cannot be undone.
+        </p>
+        {deleteError && (
+          <p class="field-error" role="alert">
+            {deleteError}
+          </p>
+        )}
+        <form method="dialog" class="dialog-buttons">
+          <button type="submit" class="button" autofocus disabled={deleting}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            class="button danger solid"
+            disabled={deleting}
+            onClick={() => void confirmDelete()}
+          >
+            {deleting ? "Deleting…" : "Delete image"}
+          </button>
+        </form>
+      </dialog>
+    </section>
+  );
+}

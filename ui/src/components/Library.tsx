@@ -1,0 +1,213 @@
+import { Fragment } from "preact";
+import { useEffect, useRef, useState } from "preact/hooks";
+import { listImages, messageOf, type Image } from "../api/client";
+import { plural } from "../format";
+import { detailHref, libraryHref } from "../router";
+import { cachedLibrary, storeLibrary, takeNotice } from "../store";
+import { thumbnailSrc } from "../urls";
+import { Notice } from "./Notice";
+
+const PAGE_SIZE = 30;
+
+interface State {
+  items: Image[];
+  cursor: string | null;
+  done: boolean;
+  loading: boolean;
+  error: string | null;
+}
+
+function initialState(tags: readonly string[]): State {
+  const cached = cachedLibrary(tags);
+  return cached
+    ? { ...cached, items: [...cached.items], loading: false, error: null }
+    : { items: [], cursor: null, done: false, loading: true, error: null };
+}
+
+/** Newest images first, loading the next page (keyset cursor) as the end of the grid comes near. */
+export function Library({ tags, focusId }: { tags: string[]; focusId: string | null }) {
+  const [state, setState] = useState<State>(() => initialState(tags));
+  const [notice] = useState(takeNotice);
+  const sentinel = useRef<HTMLDivElement>(null);
+  const loading = useRef(false);
+  const key = tags.join("\n");
+
+  function loadPage(from: State, signal?: AbortSignal): void {
+    if (loading.current || from.done) return;
+    loading.current = true;
+    setState({ ...from, loading: true, error: null });
+    const cursor = from.cursor;
+    listImages({ tag: tags, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }, signal)
+      .then((page) => {
+        const seen = new Set(from.items.map((item) => item.id));
+        const items = [...from.items, ...page.items.filter((item) => !seen.has(item.id))];
+        const next = { items, cursor: page.next_cursor, done: page.next_cursor === null };
+        storeLibrary(tags, next);
+        setState({ ...next, loading: false, error: null });
+      })
+      .catch((err: unknown) => {
+        if (signal?.aborted) return;
+        setState({ ...from, loading: false, error: messageOf(err) });
+      })
+      .finally(() => {
+        loading.current = false;
+      });
+  }
+
+  // A new search: show what is cached or load the first page.
+  useEffect(() => {
+    const fresh = initialState(tags);
+    loading.current = false;
+    setState(fresh);
+    if (fresh.items.length > 0 || fresh.done) return;
+    const controller = new AbortController();
+    loadPage({ ...fresh, loading: false }, controller.signal);
+    return () => {
+      controller.abort();
+      loading.current = false;
+    };
+  }, [key]);
+
+  // Coming back from an image: put keyboard focus back on its tile.
+  useEffect(() => {
+    if (!focusId) return;
+    document.querySelector<HTMLElement>(`a[data-id="${CSS.escape(focusId)}"]`)?.focus({ preventScroll: true });
+  }, []);
+
+  // Infinite scroll. A new observer after every page reports at once whether the end is still in view.
+  useEffect(() => {
+    const target = sentinel.current;
+    if (!target || state.loading || state.done || state.error) return;
+    const observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) loadPage(state);
+      },
+      { rootMargin: "0px 0px 800px 0px" },
+    );
+    observer.observe(target);
+    return () => observer.disconnect();
+  }, [state]);
+
+  const searching = tags.length > 0;
+  const tagList = tags.map((tag, index) => (
+    <Fragment key={tag}>
+      {index > 0 && (index === tags.length - 1 ? " and " : ", ")}
+      <strong>{tag}</strong>
+    </Fragment>
+  ));
+
+  let body;
+  if (state.items.length === 0 && state.loading) {
+    body = <Notice kind="loading" title={searching ? "Searching…" : "Loading images…"} />;
+  } else if (state.items.length === 0 && state.error) {
+    body = (
+      <Notice kind="error" title="Couldn’t load images">
+        <p>{state.error}</p>
+        <button type="button" class="button" onClick={() => loadPage(state)}>
+          Try again
+        </button>
+      </Notice>
+    );
+  } else if (state.items.length === 0 && searching) {
+    body = (
+      <Notice kind="empty" title="No matching images">
+        <p>No image is tagged {tagList}.</p>
+        <p>
+          <a class="button" href={libraryHref(tags.slice(0, -1))}>
+            Remove “{tags.at(-1)}”
+          </a>{" "}
+          <a class="button ghost" href="/">
+            Show all images
+          </a>
+        </p>
+      </Notice>
+    );
+  } else if (state.items.length === 0) {
+    body = (
+      <Notice kind="empty" title="No images yet">
+        <p>Your library is empty. Upload a few reaction images to get started.</p>
+        <a class="button primary" href="/upload">
+          Upload images
+        </a>
+      </Notice>
+    );
+  } else {
+    body = (
+      <>
+        <ul class="grid" aria-label={searching ? "Matching images" : "Images, newest first"}>
+          {state.items.map((image) => (
+            <Tile key={image.id} image={image} />
+          ))}
+        </ul>
+        <div ref={sentinel} class="sentinel" />
+        <div class="grid-footer" aria-live="polite">
+          {state.loading && (
+            <p class="loading-more">
+              <span class="spinner small" aria-hidden="true" /> Loading more…
+            </p>
+          )}
+          {state.error && !state.loading && (
+            <p class="field-error" role="alert">
+              {state.error}{" "}
+              <button type="button" class="button small" onClick={() => loadPage(state)}>
+                Try again
+              </button>
+            </p>
+          )}
+          {!state.loading && !state.error && !state.done && (
+            <button type="button" class="button ghost" onClick={() => loadPage(state)}>
+              Load more
+            </button>
+          )}
+          {state.done && state.items.length > PAGE_SIZE && (
+            <p class="muted">That’s all {plural(state.items.length, "image")}.</p>
+          )}
+        </div>
+      </>
+    );
+  }
+
+  return (
+    <div class="library">
+      {notice && (
+        <p class="flash" role="status">
+          {notice}
+        </p>
+      )}
+      <h1 class={searching ? "page-title" : "visually-hidden"}>
+        {searching ? <>Tagged {tagList}</> : "Library"}
+      </h1>
+      {body}
+    </div>
+  );
+}
+
+// Layout only: very wide or tall images are cropped in the grid so one image cannot take a whole row.
+function layoutRatio(image: Image): number {
+  const ratio = image.width > 0 && image.height > 0 ? image.width / image.height : 1;
+  return Math.min(Math.max(ratio, 0.5), 2.4);
+}
+
+function Tile({ image }: { image: Image }) {
+  const ratio = layoutRatio(image);
+  const label = image.tags.length ? `${image.filename} — ${image.tags.join(", ")}` : image.filename;
+  return (
+    <li class="tile" style={{ "--ratio": ratio }}>
+      <a href={detailHref(image.id)} data-id={image.id} aria-label={label}>
+        <img
+          src={thumbnailSrc(image)}
+          width={image.width}
+          height={image.height}
+          alt=""
+          loading="lazy"
+          decoding="async"
+        />
+        {image.tags.length > 0 && (
+          <span class="tile-tags" aria-hidden="true">
+            {image.tags.slice(0, 4).join(" · ")}
+          </span>
+        )}
+      </a>
+    </li>
+  );
+}

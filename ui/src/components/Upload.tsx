@@ -1,0 +1,260 @@
+import { useEffect, useRef, useState } from "preact/hooks";
+import { uploadImage, messageOf, ApiError, type UploadedImage } from "../api/client";
+import { withWriteToken } from "../auth";
+import { formatBytes, plural } from "../format";
+import { detailHref } from "../router";
+import { forgetLibraries, receiveFiles, rememberImage } from "../store";
+import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
+import { thumbnailSrc } from "../urls";
+import { Chips } from "./Chips";
+
+const ACCEPT = "image/jpeg,image/png,image/gif,image/webp";
+const PARALLEL = 3;
+
+type Status = "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
+
+interface Item {
+  key: number;
+  file: File;
+  tags: string;
+  status: Status;
+  progress: number;
+  image?: UploadedImage;
+  error?: string;
+}
+
+let nextKey = 1;
+
+export function Upload() {
+  const [tagField, setTagField] = useState("");
+  const [items, setItems] = useState<Item[]>([]);
+  const [dragging, setDragging] = useState(false);
+  const picker = useRef<HTMLInputElement>(null);
+  const running = useRef(0);
+
+  const [refused, setRefused] = useState<string | null>(null);
+  const tags = parseTagList(tagField);
+  const tagError = tags.map(tagProblem).find(Boolean) ?? (tags.length > MAX_TAGS ? `At most ${MAX_TAGS} tags` : null);
+  const batch = useRef({ tags, tagError });
+  batch.current = { tags, tagError };
+
+  const update = (key: number, change: Partial<Item>) =>
+    setItems((list) => list.map((item) => (item.key === key ? { ...item, ...change } : item)));
+
+  function add(files: File[]): void {
+    if (files.length === 0) return;
+    // The batch's tags are fixed when files are added; later edits of the field apply to later files.
+    const { tags: current, tagError: problem } = batch.current;
+    if (problem) {
+      setRefused(`Not uploaded: fix the tags first (${problem}).`);
+      return;
+    }
+    setRefused(null);
+    const joined = current.join(",");
+    setItems((list) => [
+      ...files.map((file) => ({ key: nextKey++, file, tags: joined, status: "queued" as const, progress: 0 })),
+      ...list,
+    ]);
+  }
+
+  // Start queued uploads, a few at a time.
+  useEffect(() => {
+    const queued = items.filter((item) => item.status === "queued").reverse();
+    for (const item of queued.slice(0, Math.max(0, PARALLEL - running.current))) {
+      running.current += 1;
+      update(item.key, { status: "uploading" });
+      withWriteToken((token) =>
+        uploadImage(item.file, item.tags, token, (sent, total) =>
+          update(item.key, { progress: sent / total, status: sent >= total ? "processing" : "uploading" }),
+        ),
+      )
+        .then((image) => {
+          rememberImage(image);
+          forgetLibraries();
+          update(item.key, { status: image.duplicate ? "duplicate" : "done", image, progress: 1 });
+        })
+        .catch((err: unknown) => {
+          const detail = messageOf(err);
+          update(item.key, { status: "failed", error: err instanceof ApiError ? detail : `Upload failed: ${detail}` });
+        })
+        .finally(() => {
+          running.current -= 1;
+          setItems((list) => [...list]); // wake the queue
+        });
+    }
+  }, [items]);
+
+  // Drops land on the window (App hands them over), so the whole page is a drop target.
+  useEffect(() => receiveFiles(add), []);
+  useEffect(() => {
+    let depth = 0;
+    const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") ?? false;
+    const enter = (event: DragEvent) => {
+      if (!hasFiles(event)) return;
+      depth += 1;
+      setDragging(true);
+    };
+    const leave = () => {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) setDragging(false);
+    };
+    const drop = () => {
+      depth = 0;
+      setDragging(false);
+    };
+    window.addEventListener("dragenter", enter);
+    window.addEventListener("dragleave", leave);
+    window.addEventListener("drop", drop);
+    return () => {
+      window.removeEventListener("dragenter", enter);
+      window.removeEventListener("dragleave", leave);
+      window.removeEventListener("drop", drop);
+    };
+  }, []);
+
+  const done = items.filter((item) => item.status === "done").length;
+  const duplicates = items.filter((item) => item.status === "duplicate").length;
+  const failed = items.filter((item) => item.status === "failed").length;
+  const active = items.length - done - duplicates - failed;
+
+  return (
+    <div class="upload-page">
+      <h1 class="page-title">Upload images</h1>
+      <div class="upload-form">
+        <div class="field">
+          <label for="upload-tags" class="label">
+            Tags for this batch <span class="muted">(optional, comma-separated)</span>
+          </label>
+          <input
+            id="upload-tags"
+            name="tags"
+            type="text"
+            autoComplete="off"
+            autoCapitalize="none"
+            placeholder="e.g. cat, happy, thumbs up"
+            value={tagField}
+            aria-invalid={tagError ? true : undefined}
+            aria-describedby="upload-tags-help"
+            onInput={(event) => setTagField(event.currentTarget.value)}
+          />
+          <div id="upload-tags-help" class="help">
+            {tagError ? (
+              <p class="field-error">{tagError}</p>
+            ) : tags.length ? (
+              <div class="tag-preview">
+                <span class="muted">Files you add next get:</span>
+                <Chips tags={tags} label="Tags for the next files" />
+              </div>
+            ) : (
+              <p class="muted">Tags apply to every file you add next.</p>
+            )}
+          </div>
+        </div>
+        <div class={`dropzone${dragging ? " dragging" : ""}${tagError ? " disabled" : ""}`}>
+          <svg viewBox="0 0 48 48" aria-hidden="true" class="dropzone-icon">
+            <path d="M24 31V11M16 19l8-8 8 8" />
+            <path d="M9 29v6a4 4 0 0 0 4 4h22a4 4 0 0 0 4-4v-6" />
+          </svg>
+          <p class="dropzone-title">{dragging ? "Drop to upload" : "Drop images here"}</p>
+          <p class="muted">JPEG, PNG, GIF or WebP · several at once</p>
+          <button type="button" class="button primary" disabled={!!tagError} onClick={() => picker.current?.click()}>
+            Choose files…
+          </button>
+          <input
+            ref={picker}
+            id="upload-files"
+            type="file"
+            name="file"
+            accept={ACCEPT}
+            multiple
+            hidden
+            onChange={(event) => {
+              add([...(event.currentTarget.files ?? [])]);
+              event.currentTarget.value = "";
+            }}
+          />
+        </div>
+        {refused && (
+          <p class="field-error" role="alert">
+            {refused}
+          </p>
+        )}
+      </div>
+
+      {items.length > 0 && (
+        <section class="queue" aria-labelledby="queue-heading">
+          <h2 id="queue-heading" class="queue-summary" aria-live="polite">
+            {active > 0 ? `Uploading ${plural(active, "file")}…` : "Finished"}
+            <span class="muted">
+              {[
+                done && `${done} uploaded`,
+                duplicates && plural(duplicates, "duplicate"),
+                failed && `${failed} failed`,
+              ]
+                .filter(Boolean)
+                .join(" · ")}
+            </span>
+          </h2>
+          <ul class="queue-list">
+            {items.map((item) => (
+              <QueueItem key={item.key} item={item} />
+            ))}
+          </ul>
+        </section>
+      )}
+    </div>
+  );
+}
+
+function QueueItem({ item }: { item: Item }) {
+  const { file, status, image } = item;
+  const percent = Math.round(100 * item.progress);
+  const finished = status === "done" || status === "duplicate";
+  return (
+    <li class={`queue-item ${status}`} data-status={status}>
+      <div class="queue-thumb">
+        {image ? (
+          <img src={thumbnailSrc(image)} width={image.width} height={image.height} alt="" />
+        ) : (
+          <span class="file-badge" aria-hidden="true">
+            {file.name.split(".").pop()?.slice(0, 4) || "?"}
+          </span>
+        )}
+      </div>
+      <div class="queue-body">
+        <p class="queue-name">
+          {finished && image ? <a href={detailHref(image.id)}>{file.name}</a> : <span>{file.name}</span>}
+          <span class="muted">{formatBytes(file.size)}</span>
+        </p>
+        {(status === "queued" || status === "uploading" || status === "processing") && (
+          <>
+            <progress
+              max={100}
+              value={status === "queued" ? 0 : status === "processing" ? 100 : percent}
+              aria-label={`Uploading ${file.name}`}
+            />
+            <p class="queue-status">
+              {status === "queued" ? "Waiting…" : status === "processing" ? "Processing…" : `${percent}%`}
+            </p>
+          </>
+        )}
+        {status === "done" && image && (
+          <p class="queue-status ok">
+            Uploaded{image.tags.length ? ` · tagged ${image.tags.join(", ")}` : ""}
+          </p>
+        )}
+        {status === "duplicate" && image && (
+          <p class="queue-status duplicate" role="status">
+            Already in your library — <a href={detailHref(image.id)}>view the existing image</a>
+            {item.tags && " (tags added to it)"}
+          </p>
+        )}
+        {status === "failed" && (
+          <p class="queue-status failed" role="alert">
+            {item.error}
+          </p>
+        )}
+      </div>
+    </li>
+  );
+}
