@@ -34,6 +34,20 @@ async def _send_error(
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+_DRAIN_LIMIT = 64 * 1024 * 1024
+
+
+async def _drain(receive: Receive) -> None:
+    received = 0
+    while received <= _DRAIN_LIMIT:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        received += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
+
+
 class WriteAccess:
     """With API tokens configured, every write under /api needs `Authorization: Bearer <token>`; reads stay public."""
 
@@ -49,6 +63,9 @@ class WriteAccess:
             and scope["path"].startswith("/api/")
             and not self._authorised(scope)
         ):
+            # Read the body first: a browser still sending an upload that is answered and cut off sees a network
+            # error, not the 401 that tells it to ask for a token.
+            await _drain(receive)
             await _send_error(
                 send,
                 401,

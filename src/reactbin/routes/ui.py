@@ -6,7 +6,7 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Response, get
+from litestar import Response, route
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.response import File
@@ -29,11 +29,12 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
 
     # Two handlers, not one with two paths: Litestar 2.25 registers a multi-path handler once per path and wraps a
     # sync_to_thread function twice, so every call returned an un-awaited coroutine (a 500).
-    @get("/", include_in_schema=False, sync_to_thread=True)
+    # HEAD too: load balancers and uptime checks often probe the page that way.
+    @route("/", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True)
     def spa_root() -> Response[Any]:
         return index()
 
-    @get("/{path:path}", include_in_schema=False, sync_to_thread=True)
+    @route("/{path:path}", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True)
     def spa(path: Annotated[str, PathParameter()]) -> Response[Any]:
         relative = path.lstrip("/")
         if relative.startswith("api/"):
