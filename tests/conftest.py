@@ -37,15 +37,16 @@ class S3Server:
         self.secret_key = secret_key
         self.server = server
 
-    def settings(self, bucket: str, **overrides: Any) -> S3Settings:
-        return S3Settings(
-            bucket=bucket,
-            endpoint_url=self.endpoint_url,
-            region="us-east-1",
-            access_key_id=self.access_key,
-            secret_access_key=self.secret_key,
-            **overrides,
-        )
+    def settings(self, bucket: str, /, **overrides: Any) -> S3Settings:
+        """Settings for `bucket` on this server; `overrides` may replace any field (e.g. a proxy's endpoint_url)."""
+        fields: dict[str, Any] = {
+            "bucket": bucket,
+            "endpoint_url": self.endpoint_url,
+            "region": "us-east-1",
+            "access_key_id": self.access_key,
+            "secret_access_key": self.secret_key,
+        }
+        return S3Settings(**(fields | overrides))
 
     def new_bucket(self) -> str:
         import boto3

@@ -18,7 +18,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
-from reactbin.errors import ReactbinError
+from reactbin.errors import ClientGone, ReactbinError
 from reactbin.routes import files, health, images, jobs, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
@@ -45,7 +45,9 @@ def _error(detail: str, code: str, status: int, headers: dict[str, str] | None =
     return Response({"detail": detail, "code": code}, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def _domain_error(_: Request[Any, Any, Any], exc: ReactbinError) -> Response[Any]:
+def _domain_error(request: Request[Any, Any, Any], exc: ReactbinError) -> Response[Any]:
+    if isinstance(exc, ClientGone):
+        log.info("client left during %s %s", request.method, request.url.path)
     return _error(exc.detail, exc.code, exc.status_code)
 
 

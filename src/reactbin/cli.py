@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -96,6 +97,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     from reactbin.app import create_app
 
+    # uvicorn takes whole seconds; rounding up keeps a fractional grace period (0.5) from becoming none at all.
+    grace = math.ceil(settings.shutdown_grace)
     if workers > 1:
         # Each worker process builds its own app from the same environment (uvicorn needs an import string).
         uvicorn.run(
@@ -107,6 +110,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             loop="uvloop",
             http="httptools",
             log_level="info",
+            timeout_graceful_shutdown=grace,
         )
         return
     uvicorn.run(
@@ -116,7 +120,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         loop="uvloop",
         http="httptools",
         log_level="info",
-        timeout_graceful_shutdown=int(settings.shutdown_grace),
+        timeout_graceful_shutdown=grace,
     )
 
 

@@ -34,6 +34,14 @@ class MissingFile(ReactbinError):
     detail = "The form needs exactly one file part"
 
 
+class ClientGone(ReactbinError):
+    """The client disconnected before its request body arrived; nobody reads the answer."""
+
+    status_code = 400
+    code = "client_disconnected"
+    detail = "The client disconnected before the request was complete"
+
+
 class InvalidCursor(ReactbinError):
     status_code = 400
     code = "invalid_cursor"

@@ -40,8 +40,8 @@ class S3Settings(msgspec.Struct, frozen=True, kw_only=True):
     region: str = "us-east-1"
     access_key_id: str | None = None
     secret_access_key: str | None = None
-    connect_timeout: float = 3.0
-    read_timeout: float = 10.0
+    connect_timeout: float = 2.0
+    read_timeout: float = 5.0
     max_pool_connections: int = 32
 
 
@@ -110,8 +110,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
                 region=reader.get("S3_REGION", "us-east-1"),
                 access_key_id=access_key,
                 secret_access_key=secret_key,
-                connect_timeout=reader.number("S3_CONNECT_TIMEOUT", 3.0, float, minimum=0.1),
-                read_timeout=reader.number("S3_READ_TIMEOUT", 10.0, float, minimum=0.1),
+                connect_timeout=reader.number("S3_CONNECT_TIMEOUT", 2.0, float, minimum=0.1),
+                read_timeout=reader.number("S3_READ_TIMEOUT", 5.0, float, minimum=0.1),
                 max_pool_connections=reader.number("S3_MAX_POOL_CONNECTIONS", 32, int, minimum=1),
             )
         public_base = reader.get("S3_PUBLIC_BASE_URL", "") or None

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import BinaryIO
 
 import msgspec
+from litestar.exceptions import InternalServerException
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
-from reactbin.errors import FileTooLarge, InvalidMultipart, MissingFile, RequestTooLarge
+from reactbin.errors import ClientGone, FileTooLarge, InvalidMultipart, MissingFile, RequestTooLarge
 
 MAX_FIELD_BYTES = 8 * 1024
 """Largest non-file part (the tags field); anything bigger is refused, never buffered."""
@@ -176,9 +177,15 @@ async def receive_form(
 
 async def _with_end_marker(stream: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     """The body's non-empty chunks, then the empty chunk that tells the parser the body ended."""
-    async for chunk in stream:
-        if chunk:
-            yield chunk
+    try:
+        async for chunk in stream:
+            if chunk:
+                yield chunk
+    except InternalServerException as exc:
+        # Litestar reports a client that went away mid-body as a server error; it is an ordinary event.
+        if "disconnected" in str(exc.detail):
+            raise ClientGone() from None
+        raise
     yield b""
 
 

@@ -65,7 +65,8 @@ class S3Storage:
         self._read_timeout = settings.read_timeout
         # Every call gets an overall deadline as well: the HTTP client's own timeouts do not cover every
         # stall (a server that accepts the connection and then never answers an upload hung forever here).
-        self._deadline = 2 * (settings.connect_timeout + settings.read_timeout)
+        # One connect and one read bound a call, retries included: a store that is down answers quickly.
+        self._deadline = settings.connect_timeout + settings.read_timeout
 
     def _deadline_for(self, size: int) -> float:
         return self._deadline + size / _SLOWEST_UPLOAD_BYTES_PER_SECOND
@@ -80,6 +81,7 @@ class S3Storage:
             signature_version="s3v4",
             connect_timeout=settings.connect_timeout,
             read_timeout=settings.read_timeout,
+            # Standard mode counts the first try: one retry for a dropped pooled connection, within the deadline.
             retries={"max_attempts": 2, "mode": "standard"},
             max_pool_connections=settings.max_pool_connections,
             # R2 rejects the newer default checksums; validating CRC32 of every body cost a third of proxy CPU.
