@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -34,10 +35,9 @@ log = logging.getLogger(__name__)
 MAINTENANCE_ENTRYPOINT = "reactbin.jobs.maintenance"
 MAINTENANCE_SCHEDULE = "* * * * *"
 """Every minute; pgqueuer runs each tick on one worker only."""
-SHUTDOWN_GRACE = 20.0
-"""Seconds a stopping worker waits for its running jobs; jobs still running then are cancelled and re-queued."""
 _QUEUE_POOL_SIZE = 4  # LISTEN connection + dequeue + heartbeat and log flushes
 _RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)
+_STABLE_AFTER = 60.0  # a queuer that ran this long before failing starts the back-off over
 
 
 class JobWorker:
@@ -63,15 +63,21 @@ class JobWorker:
         """Process jobs until `stop()`, restarting pgqueuer with back-off whenever it fails."""
         failures = 0
         while not self._stopping.is_set():
+            started = time.monotonic()
             try:
                 await self._run_queuer()
-                failures = 0
             except Exception:
-                delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS) - 1)]
-                failures += 1
+                failures = 1 if time.monotonic() - started > _STABLE_AFTER else failures + 1
+                delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS)) - 1]
                 log.exception("job worker %s failed; restarting in %.0f s", self.name, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), delay)
+            else:
+                if self._stopping.is_set():
+                    return
+                failures += 1
+                delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS)) - 1]
+                log.warning("job worker %s stopped by itself; restarting in %.0f s", self.name, delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _run_queuer(self) -> None:
         settings = self.res.settings
@@ -127,10 +133,13 @@ class JobWorker:
 
 
 @contextlib.asynccontextmanager
-async def running_worker(
-    res: Resources, *, concurrency: int, grace: float = SHUTDOWN_GRACE
-) -> AsyncIterator[JobWorker]:
-    """Run a worker in the background for the lifetime of the block, then stop it cleanly."""
+async def running_worker(res: Resources, *, concurrency: int, grace: float | None = None) -> AsyncIterator[JobWorker]:
+    """Run a worker in the background for the lifetime of the block, then stop it cleanly.
+
+    Stopping waits up to `grace` seconds (default `SHUTDOWN_GRACE_SECONDS`) for running jobs; jobs still
+    running then are cancelled and re-queued for another worker.
+    """
+    grace = res.settings.shutdown_grace if grace is None else grace
     worker = JobWorker(res, concurrency=concurrency)
     task = asyncio.create_task(worker.run(), name=f"job-worker-{worker.name}")
     try:

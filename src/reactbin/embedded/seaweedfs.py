@@ -321,6 +321,10 @@ class EmbeddedSeaweedFS:
             "-s3.port.lance=0",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
+            # Every bucket is a collection with volumes of its own, and the default limit (free disk / 1 GiB)
+            # ran out after 77 buckets with data here (then every write is an InternalError); the suite makes a
+            # bucket per test. Volume files are sparse: a high limit costs nothing until volumes fill.
+            "-volume.max=10000",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV_PREFIXES)}
         self._close_log()

@@ -24,7 +24,7 @@ from reactbin.routes.images import FORM_OVERHEAD, errors
 from reactbin.routes.schemas import Job, JobAccepted, JobList, JobThumbnail, job_out
 from reactbin.uploads import receive_form
 
-JobId = Annotated[str, PathParameter(description="Job id (UUID)", max_length=64)]
+JobId = Annotated[str, PathParameter(description="Job id", format="uuid")]
 
 
 def parse_job_id(raw: str) -> uuid.UUID:
