@@ -99,6 +99,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     # uvicorn takes whole seconds; rounding up keeps a fractional grace period (0.5) from becoming none at all.
     grace = math.ceil(settings.shutdown_grace)
+    # After a graceful shutdown uvicorn raises the SIGTERM it caught again. With the default handler that kills
+    # the process on the spot (exit -15, and `reactbin dev` left its embedded PostgreSQL running); this handler
+    # turns it into a normal exit that runs every `finally`.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     if workers > 1:
         # Each worker process builds its own app from the same environment (uvicorn needs an import string).
         uvicorn.run(
@@ -122,6 +126,10 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         log_level="info",
         timeout_graceful_shutdown=grace,
     )
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
 
 
 def app_from_env() -> object:
