@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import re
 from collections.abc import AsyncIterator
@@ -86,6 +87,11 @@ def create_app(settings: Settings) -> Litestar:
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
+            # Everything built so far (the app, botocore's models: ~135k objects) lives until shutdown. Moving it
+            # out of the collector's reach took full collections from 50-60 ms pauses under load to almost none
+            # (list p99 69 -> 46 ms in bench/).
+            gc.collect()
+            gc.freeze()
             yield
 
     def provide_resources(state: State) -> Resources:

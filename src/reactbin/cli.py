@@ -114,6 +114,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
             loop="uvloop",
             http="httptools",
             log_level="info",
+            access_log=settings.access_log,
             timeout_graceful_shutdown=grace,
         )
         return
@@ -124,6 +125,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         loop="uvloop",
         http="httptools",
         log_level="info",
+        access_log=settings.access_log,
         timeout_graceful_shutdown=grace,
     )
 
@@ -154,7 +156,10 @@ async def _work(settings: Settings, concurrency: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     # One CPU thread per job slot: `concurrency` decodes at once, never more.
-    async with open_resources(settings, cpu_threads=concurrency) as res, running_worker(res, concurrency=concurrency):
+    async with (
+        open_resources(settings, cpu_threads=concurrency, serving=False) as res,
+        running_worker(res, concurrency=concurrency),
+    ):
         await stop.wait()
         log.info("stopping: waiting for running jobs")
 
@@ -200,7 +205,7 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     from reactbin.domain.resources import open_resources
 
     async def run(local: Settings) -> fsck.Report:
-        async with open_resources(local) as res:
+        async with open_resources(local, serving=False) as res:
             return await fsck.check(res, repair=repair)
 
     with _embedded_defaults(settings, data_dir) as local:

@@ -63,7 +63,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     db_pool_min: int = 1
-    db_pool_max: int = 10
+    db_pool_max: int = 20
     db_connect_timeout: float = 5.0
     db_command_timeout: float = 10.0
     ui_dir: Path | None = None
@@ -79,6 +79,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_rate_limit: RateLimit | None = None
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
+    access_log: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -131,7 +132,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             max_upload_bytes=reader.number("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, int, minimum=1),
             max_image_pixels=reader.number("MAX_IMAGE_PIXELS", 64_000_000, int, minimum=1),
             db_pool_min=reader.number("DB_POOL_MIN", 1, int, minimum=0),
-            db_pool_max=reader.number("DB_POOL_MAX", 10, int, minimum=1),
+            db_pool_max=reader.number("DB_POOL_MAX", 20, int, minimum=1),
             db_connect_timeout=reader.number("DB_CONNECT_TIMEOUT", 5.0, float, minimum=0.1),
             db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),
             ui_dir=Path(ui_dir) if ui_dir else None,
@@ -147,6 +148,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             upload_rate_limit=_rate_limit(reader.get("RATE_LIMIT_UPLOADS", "60/minute")),
             rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
             shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
+            access_log=reader.boolean("ACCESS_LOG", False),
         )
 
     def with_database_url(self, url: str) -> Settings:

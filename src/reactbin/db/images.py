@@ -56,6 +56,15 @@ class TagCount(msgspec.Struct, frozen=True):
     count: int
 
 
+CHANGE_CHANNEL = "reactbin_image_changed"
+"""NOTIFY channel: the payload is the id of an image that was deleted or whose thumbnail changed."""
+
+
+async def notify_changed(conn: asyncpg.Connection, image_id: uuid.UUID) -> None:
+    """Tell every process to forget what it cached about this image (delivered when the transaction commits)."""
+    await conn.execute("SELECT pg_notify($1, $2)", CHANGE_CHANNEL, str(image_id))
+
+
 _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
@@ -159,7 +168,10 @@ async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> Deleted
     record = await conn.fetchrow(
         "DELETE FROM images WHERE id = $1 RETURNING hash, storage_key, thumbnail_key", image_id
     )
-    return None if record is None else DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"])
+    if record is None:
+        return None
+    await notify_changed(conn, image_id)
+    return DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"])
 
 
 async def hash_in_use(conn: asyncpg.Connection, sha256: str) -> bool:
@@ -245,4 +257,5 @@ async def set_thumbnail(
         sha256,
         size_bytes,
     )
+    await notify_changed(conn, image_id)
     return status == "UPDATE 1"

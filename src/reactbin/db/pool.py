@@ -36,9 +36,17 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         timeout=settings.db_connect_timeout,
         command_timeout=settings.db_command_timeout,
         max_inactive_connection_lifetime=60,
+        # The default reset runs a second query on every release (unlock all, UNLISTEN, RESET ALL); this app
+        # keeps no session state on pooled connections (advisory locks are transaction-scoped, LISTEN has its own
+        # connection), and asyncpg still rolls back an open transaction itself.
+        reset=_keep_session,
     )
     assert pool is not None
     return pool
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    return None
 
 
 @contextlib.asynccontextmanager

@@ -54,8 +54,13 @@ async def open_content(
     with_body: bool,
 ) -> Content:
     """Decide what to send for an image's file or thumbnail, touching storage only when bytes must flow."""
-    async with res.db() as conn:
-        row = await db.get_content(conn, image_id)
+    row = res.index.get(image_id)
+    if row is None:
+        generation = res.index.generation
+        async with res.db() as conn:
+            row = await db.get_content(conn, image_id)
+        if row is not None:
+            res.index.put(image_id, row, generation)
     return await open_stored(
         res,
         _target(row, variant),

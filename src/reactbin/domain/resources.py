@@ -14,6 +14,7 @@ import asyncpg
 
 from reactbin.db.pool import acquire, create_pool, transaction
 from reactbin.domain.cache import ObjectCache
+from reactbin.domain.content_index import ContentIndex, listening
 from reactbin.settings import Settings
 from reactbin.storage import Storage, open_storage
 from reactbin.urls import UrlResolver
@@ -30,6 +31,7 @@ class Resources:
     urls: UrlResolver
     cache: ObjectCache
     cpu: ThreadPoolExecutor
+    index: ContentIndex
 
     def db(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection (autocommit)."""
@@ -46,13 +48,24 @@ class Resources:
 
 
 @contextlib.asynccontextmanager
-async def open_resources(settings: Settings, *, cpu_threads: int | None = None) -> AsyncIterator[Resources]:
-    """Open the pool, the store and the CPU threads for the lifetime of the block, and close them after."""
+async def open_resources(
+    settings: Settings, *, cpu_threads: int | None = None, serving: bool = True
+) -> AsyncIterator[Resources]:
+    """Open the pool, the store and the CPU threads for the lifetime of the block, and close them after.
+
+    `serving` processes also follow image invalidations, so they may answer revalidations from memory.
+    """
     cpu = ThreadPoolExecutor(max_workers=cpu_threads or max(2, os.cpu_count() or 2), thread_name_prefix="reactbin-cpu")
     try:
         pool = await create_pool(settings)
         try:
-            async with open_storage(settings) as storage:
+            index = ContentIndex()
+            async with contextlib.AsyncExitStack() as stack:
+                storage = await stack.enter_async_context(open_storage(settings))
+                if serving and settings.database_url:
+                    await stack.enter_async_context(
+                        listening(index, settings.database_url, settings.db_connect_timeout)
+                    )
                 yield Resources(
                     settings=settings,
                     pool=pool,
@@ -60,6 +73,7 @@ async def open_resources(settings: Settings, *, cpu_threads: int | None = None) 
                     urls=UrlResolver(settings.public_base_url),
                     cache=ObjectCache(settings.cache_bytes),
                     cpu=cpu,
+                    index=index,
                 )
         finally:
             await pool.close()
