@@ -30,17 +30,46 @@ def free_port() -> int:
         return port
 
 
+# Variables `reactbin serve` reads; none may leak into the subprocess from the developer's shell.
+_SERVICE_VARS = (
+    "DATABASE_URL",
+    "STORAGE_",
+    "S3_",
+    "DB_",
+    "MAX_UPLOAD_BYTES",
+    "MAX_IMAGE_PIXELS",
+    "CACHE_BYTES",
+    "RUN_WORKER",
+    "WORKER_",
+    "JOB_",
+    "API_TOKENS",
+    "RATE_LIMIT_",
+    "SHUTDOWN_GRACE_SECONDS",
+    "ACCESS_LOG",
+    "UI_DIR",
+)
+
+
 @dataclass
 class Server:
     url: str
+    port: int
     bucket: str
     database_url: str
     process: subprocess.Popen[bytes]
     log: Path
+    spool: Path
+    """The server's TMPDIR, where uploads are spooled."""
 
     @property
     def api(self) -> str:
         return f"{self.url}/api/v1"
+
+    def log_tail(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def spooled(self) -> list[str]:
+        return sorted(path.name for path in self.spool.iterdir())
 
     async def reset(self) -> None:
         """An empty library (the database is shared with the rest of the suite)."""
@@ -69,56 +98,75 @@ class Server:
 def run_server(
     database_url: str,
     s3: S3Server,
-    ui_dir: Path,
+    ui_dir: Path | None,
     log_dir: Path,
     *,
     bucket: str | None = None,
+    endpoint_url: str | None = None,
     public_base_url: str | None = None,
+    args: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
-    """`reactbin serve` in a subprocess on a free port (and a new bucket unless given); stopped with SIGTERM."""
+    """`reactbin serve` on a free port with a new bucket (unless given) and its own TMPDIR; always stopped.
+
+    The tests upload far more than a person would in a minute, all from 127.0.0.1, so there is no rate limit;
+    jobs are left to the job tests' own workers.
+    """
     port = free_port()
     bucket = bucket or s3.new_bucket()
-    env = {
-        **os.environ,
+    spool = log_dir / f"spool-{port}"
+    spool.mkdir()
+    env = {key: value for key, value in os.environ.items() if not key.startswith(_SERVICE_VARS)}
+    env |= {
         "DATABASE_URL": database_url,
         "STORAGE_BACKEND": "s3",
-        "S3_ENDPOINT_URL": s3.endpoint_url,
+        "S3_ENDPOINT_URL": endpoint_url or s3.endpoint_url,
         "S3_BUCKET_NAME": bucket,
         "S3_ACCESS_KEY_ID": s3.access_key,
         "S3_SECRET_ACCESS_KEY": s3.secret_key,
-        **({"UI_DIR": str(ui_dir)} if ui_dir is not None else {}),
-        # The tests upload far more than a person would in a minute, all from 127.0.0.1.
         "RATE_LIMIT_UPLOADS": "0",
         "RUN_WORKER": "false",
+        "TMPDIR": str(spool),
+        "PYTHONUNBUFFERED": "1",
+        **({"UI_DIR": str(ui_dir)} if ui_dir is not None else {}),
+        **({"S3_PUBLIC_BASE_URL": public_base_url} if public_base_url else {}),
+        **(extra_env or {}),
     }
-    env.pop("API_TOKENS", None)
-    env.update(extra_env or {})
-    env.pop("S3_PUBLIC_BASE_URL", None)
-    if public_base_url:
-        env["S3_PUBLIC_BASE_URL"] = public_base_url
-    env.update(extra_env or {})
     log = log_dir / f"server-{port}.log"
-    command = [str(Path(sys.executable).parent / "reactbin"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    command = [
+        str(Path(sys.executable).parent / "reactbin"),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *args,
+    ]
     with log.open("wb") as out:
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO)
-    server = Server(f"http://127.0.0.1:{port}", bucket, database_url, process, log)
+        # Its own process group, so that uvicorn's worker processes (--workers) are cleaned up with it.
+        process = subprocess.Popen(
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+        )
+    server = Server(f"http://127.0.0.1:{port}", port, bucket, database_url, process, log, spool)
     try:
         deadline = time.monotonic() + 30
         while True:
             if process.poll() is not None:
-                pytest.fail(f"reactbin serve exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+                pytest.fail(f"reactbin serve exited with {process.returncode}:\n{server.log_tail()}")
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{server.api}/health", timeout=1).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                pytest.fail(f"reactbin serve did not start in 30 s:\n{log.read_text()[-4000:]}")
+                pytest.fail(f"reactbin serve did not start in 30 s:\n{server.log_tail()}")
             time.sleep(0.05)
         yield server
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)  # any worker process left behind

@@ -14,12 +14,9 @@ import functools
 import hashlib
 import io
 import json
-import os
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -35,6 +32,7 @@ from reactbin.embedded import EmbeddedPostgres
 from tests import faultproxy
 from tests.conftest import AppFactory, S3Server, fixture_bytes, settings_of, stored_keys, upload
 from tests.faultproxy import FaultProxy
+from tests.live import Server, run_server
 
 fault_proxy = faultproxy.fault_proxy  # the fixture, offered to this module's tests
 
@@ -52,24 +50,6 @@ RETRIEVE_ERROR = {"detail": "Failed to retrieve image content", "code": "storage
 STORE_ERROR = {"detail": "Failed to store image content", "code": "storage_error"}
 DB_DOWN = {"detail": "The database is unavailable, try again shortly", "code": "database_unavailable"}
 BOUNDARY = "reactbin-fault-test-boundary"
-REPO = Path(__file__).resolve().parents[1]
-# Variables `reactbin serve` reads; none may leak into the subprocess from the developer's shell.
-_SERVICE_VARS = (
-    "DATABASE_URL",
-    "STORAGE_",
-    "S3_",
-    "DB_",
-    "MAX_UPLOAD_BYTES",
-    "MAX_IMAGE_PIXELS",
-    "CACHE_BYTES",
-    "RUN_WORKER",
-    "WORKER_",
-    "JOB_",
-    "API_TOKENS",
-    "RATE_LIMIT_",
-    "SHUTDOWN_GRACE_SECONDS",
-    "UI_DIR",
-)
 
 
 def apply_fault(proxy: FaultProxy, fault: str) -> None:
@@ -185,33 +165,6 @@ async def test_s3_read_timeout_is_the_configured_one(
 # --- `reactbin serve` as a subprocess ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Service:
-    port: int
-    process: subprocess.Popen[bytes]
-    log: Path
-    bucket: str
-    spool: Path
-    """The server's TMPDIR, where uploads are spooled."""
-
-    @property
-    def api(self) -> str:
-        return f"http://{HOST}:{self.port}/api/v1"
-
-    def log_tail(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
-
-    def spooled(self) -> list[str]:
-        return sorted(path.name for path in self.spool.iterdir())
-
-
 @contextlib.contextmanager
 def serve(
     database_url: str,
@@ -221,56 +174,10 @@ def serve(
     endpoint_url: str | None = None,
     args: tuple[str, ...] = (),
     **env: str,
-) -> Iterator[Service]:
+) -> Iterator[Server]:
     """`reactbin serve` on a free port with a fresh bucket and its own TMPDIR; always stopped (then killed)."""
-    port = free_port()
-    bucket = s3.new_bucket()
-    spool = workdir / f"spool-{port}"
-    spool.mkdir()
-    environment = {key: value for key, value in os.environ.items() if not key.startswith(_SERVICE_VARS)}
-    environment |= {
-        "DATABASE_URL": database_url,
-        "STORAGE_BACKEND": "s3",
-        "S3_ENDPOINT_URL": endpoint_url or s3.endpoint_url,
-        "S3_BUCKET_NAME": bucket,
-        "S3_ACCESS_KEY_ID": s3.access_key,
-        "S3_SECRET_ACCESS_KEY": s3.secret_key,
-        "RUN_WORKER": "false",
-        "RATE_LIMIT_UPLOADS": "0",
-        "TMPDIR": str(spool),
-        "PYTHONUNBUFFERED": "1",
-        **env,
-    }
-    log = workdir / f"serve-{port}.log"
-    command = [str(Path(sys.executable).parent / "reactbin"), "serve", "--host", HOST, "--port", str(port), *args]
-    with log.open("wb") as out:
-        # Its own process group, so that uvicorn's worker processes (--workers) are cleaned up with it.
-        process = subprocess.Popen(
-            command, env=environment, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
-        )
-    service = Service(port, process, log, bucket, spool)
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"reactbin serve exited with {process.returncode}:\n{service.log_tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{service.api}/health", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"reactbin serve did not start in 30 s:\n{service.log_tail()}")
-            time.sleep(0.05)
-        yield service
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)  # any worker process left behind
+    with run_server(database_url, s3, None, workdir, endpoint_url=endpoint_url, args=args, extra_env=env) as server:
+        yield server
 
 
 def bucket_keys(s3: S3Server, bucket: str) -> list[str]:
@@ -378,7 +285,7 @@ async def wait_until(predicate: Any, timeout: float, interval: float = 0.05) -> 
     return bool(predicate())
 
 
-async def upload_bytes(service: Service, data: bytes, *, tags: str = "") -> httpx.Response:
+async def upload_bytes(service: Server, data: bytes, *, tags: str = "") -> httpx.Response:
     async with httpx.AsyncClient(base_url=service.api, timeout=30) as http:
         return await http.post("/images", files={"file": ("noise.png", data, "image/png")}, data={"tags": tags})
 

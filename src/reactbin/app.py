@@ -20,7 +20,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
-from reactbin.routes import files, health, images, jobs, tags
+from reactbin.routes import files, forms, health, images, jobs, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
@@ -128,7 +128,7 @@ def create_app(settings: Settings) -> Litestar:
             HTTPException: _http_error,
             Exception: _internal_error,
         },
-        request_max_body_size=settings.max_upload_bytes + images.FORM_OVERHEAD,
+        request_max_body_size=settings.max_upload_bytes + forms.FORM_OVERHEAD,
         openapi_config=OpenAPIConfig(
             title="reactbin",
             version="1.0.0",

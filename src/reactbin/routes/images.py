@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin.domain import images as library
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import parse_tag_field
-from reactbin.errors import FileTooLarge, ImageNotFound
+from reactbin.errors import ImageNotFound
+from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
     Image,
@@ -27,7 +27,6 @@ from reactbin.routes.schemas import (
     image_out,
     uploaded_out,
 )
-from reactbin.uploads import MAX_FIELD_BYTES, MAX_PARTS, receive_form
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -49,30 +48,9 @@ def parse_image_id(raw: str) -> uuid.UUID:
 ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
 
 
-@dataclass
-class _UploadOperation(Operation):
-    """Documents the multipart body that the handler reads from the raw stream."""
-
-    def __post_init__(self) -> None:
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "multipart/form-data": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=["file"],
-                        properties={
-                            "file": Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
-                            "tags": Schema(type=OpenAPIType.STRING, description="Comma-separated tags"),
-                        },
-                    )
-                )
-            },
-        )
-
-
-# Multipart framing around the file: boundaries, part headers and the small text fields.
-FORM_OVERHEAD = MAX_PARTS * (MAX_FIELD_BYTES + 512)
+_UploadOperation = multipart_operation(
+    "file", {"tags": Schema(type=OpenAPIType.STRING, description="Comma-separated tags")}
+)
 
 
 @post(
@@ -85,13 +63,7 @@ FORM_OVERHEAD = MAX_PARTS * (MAX_FIELD_BYTES + 512)
     status_code=201,
 )
 async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[UploadedImage]:
-    limit = res.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise FileTooLarge(f"The file is larger than {limit} bytes")
-    form = await receive_form(
-        request.stream(), request.headers.get("content-type", ""), file_field="file", max_file_bytes=limit
-    )
+    form = await receive_upload(request, "file", res.settings.max_upload_bytes)
     try:
         tags = parse_tag_field(form.fields.get("tags"))
         result = await library.ingest_upload(res, form.file, tags)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import uuid
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post, route
 from litestar.di import NamedDependency
-from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import PathParameter, QueryParameter
 from litestar.types import ASGIApp
@@ -18,11 +17,11 @@ from litestar.types import ASGIApp
 from reactbin.db.jobs import JobStatus
 from reactbin.domain import jobs
 from reactbin.domain.resources import Resources
-from reactbin.errors import FileTooLarge, JobNotFound
+from reactbin.errors import JobNotFound
 from reactbin.routes.files import FILE_RESPONSES, serve_content
-from reactbin.routes.images import FORM_OVERHEAD, errors
+from reactbin.routes.forms import multipart_operation, receive_upload
+from reactbin.routes.images import errors
 from reactbin.routes.schemas import Job, JobAccepted, JobList, JobThumbnail, job_out
-from reactbin.uploads import receive_form
 
 JobId = Annotated[str, PathParameter(description="Job id", format="uuid")]
 
@@ -35,36 +34,20 @@ def parse_job_id(raw: str) -> uuid.UUID:
         raise JobNotFound() from None
 
 
-@dataclass
-class _SubmitOperation(Operation):
-    """Documents the multipart body that the handler reads from the raw stream."""
-
-    def __post_init__(self) -> None:
-        side = f"{jobs.MIN_BOX}..{jobs.MAX_BOX}, default {jobs.DEFAULT_BOX}"
-        self.request_body = RequestBody(
-            required=True,
-            content={
-                "multipart/form-data": OpenAPIMediaType(
-                    schema=Schema(
-                        type=OpenAPIType.OBJECT,
-                        required=["image"],
-                        properties={
-                            "image": Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
-                            "width": Schema(type=OpenAPIType.INTEGER, description=f"Box width ({side})"),
-                            "height": Schema(type=OpenAPIType.INTEGER, description=f"Box height ({side})"),
-                            "fit": Schema(
-                                type=OpenAPIType.STRING,
-                                enum=["contain", "cover"],
-                                description="contain: fit inside the box (default); cover: fill it, cropping",
-                            ),
-                            "format": Schema(
-                                type=OpenAPIType.STRING, enum=["webp", "jpeg", "png"], description="default webp"
-                            ),
-                        },
-                    )
-                )
-            },
-        )
+_SIDE = f"{jobs.MIN_BOX}..{jobs.MAX_BOX}, default {jobs.DEFAULT_BOX}"
+_SubmitOperation = multipart_operation(
+    "image",
+    {
+        "width": Schema(type=OpenAPIType.INTEGER, description=f"Box width ({_SIDE})"),
+        "height": Schema(type=OpenAPIType.INTEGER, description=f"Box height ({_SIDE})"),
+        "fit": Schema(
+            type=OpenAPIType.STRING,
+            enum=["contain", "cover"],
+            description="contain: fit inside the box (default); cover: fill it, cropping",
+        ),
+        "format": Schema(type=OpenAPIType.STRING, enum=["webp", "jpeg", "png"], description="default webp"),
+    },
+)
 
 
 @post(
@@ -77,13 +60,7 @@ class _SubmitOperation(Operation):
     status_code=202,
 )
 async def submit_thumbnail(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[JobAccepted]:
-    limit = res.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit + FORM_OVERHEAD:
-        raise FileTooLarge(f"The file is larger than {limit} bytes")
-    form = await receive_form(
-        request.stream(), request.headers.get("content-type", ""), file_field="image", max_file_bytes=limit
-    )
+    form = await receive_upload(request, "image", res.settings.max_upload_bytes)
     try:
         spec = jobs.parse_spec(form.fields)
         job_id = await jobs.submit_thumbnail_job(res, form.file, spec)
