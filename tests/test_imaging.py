@@ -106,9 +106,14 @@ def test_declared_size_is_checked_before_decoding() -> None:
 @pytest.mark.parametrize(("fit", "size"), [("contain", (64, 48)), ("cover", (64, 64))])
 @pytest.mark.parametrize("fmt", ["webp", "jpeg", "png"])
 def test_render_thumbnail_formats_and_fits(fit: str, size: tuple[int, int], fmt: str) -> None:
-    data = (FIXTURES / "photo.jpg").read_bytes()
-
-    thumb = imaging.render_thumbnail(data, 64_000_000, width=64, height=64, fit=fit, fmt=fmt)  # type: ignore[arg-type]
+    thumb = imaging.render_thumbnail(
+        FIXTURES / "photo.jpg",
+        64_000_000,
+        width=64,
+        height=64,
+        fit=fit,  # type: ignore[arg-type]
+        fmt=fmt,  # type: ignore[arg-type]
+    )
 
     assert (thumb.width, thumb.height) == size
     assert thumb.mime_type == f"image/{fmt}"

@@ -135,7 +135,7 @@ def analyse_upload(path: Path, max_pixels: int) -> Analysis:
 
 
 def render_thumbnail(
-    data: bytes,
+    path: Path,
     max_pixels: int,
     *,
     width: int,
@@ -143,10 +143,11 @@ def render_thumbnail(
     fit: Literal["contain", "cover"],
     fmt: Literal["webp", "jpeg", "png"],
 ) -> Thumbnail:
-    """Render a thumbnail of `data` for the job API: within (or covering) `width`x`height`."""
-    mime_type = sniff_mime_type(data[:SNIFF_BYTES])
-    with _open_checked(io.BytesIO(data), mime_type, max_pixels) as image:
-        return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
+    """Render a thumbnail of the image file at `path` for the job API: within (or covering) `width`x`height`."""
+    with path.open("rb") as handle:
+        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
+        with _open_checked(handle, mime_type, max_pixels) as image:
+            return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
 
 
 def _open_checked(handle: IO[bytes], mime_type: str, max_pixels: int) -> Image.Image:

@@ -19,7 +19,7 @@ from reactbin.db import images as db
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
 from reactbin.imaging import analyse_upload
-from reactbin.storage import keys
+from reactbin.storage import download, keys
 
 _HASH_IN_KEY = re.compile(r"^(?:images|thumbnails/v\d+)/([0-9a-f]{64})\.[a-z]+$")
 _CONCURRENCY = 16
@@ -97,10 +97,7 @@ async def _regenerate_thumbnail(res: Resources, row: db.StoredImage, report: Rep
     with tempfile.TemporaryDirectory(prefix="reactbin-fsck-") as tmp:
         source = Path(tmp) / "original"
         try:
-            reader = await res.storage.open(row.storage_key)
-            with source.open("wb") as out:
-                async for chunk in reader.chunks():
-                    await asyncio.to_thread(out.write, chunk)
+            await download(res.storage, row.storage_key, source)
             analysis = await res.run_cpu(analyse_upload, source, res.settings.max_image_pixels)
             key = keys.thumbnail_key(row.hash)
             thumbnail = analysis.thumbnail

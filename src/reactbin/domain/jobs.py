@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import tempfile
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -35,7 +37,7 @@ from reactbin.errors import (
     UnsupportedMediaType,
 )
 from reactbin.imaging import render_thumbnail, validate_image
-from reactbin.storage import keys
+from reactbin.storage import download, keys
 from reactbin.uploads import ReceivedFile
 
 log = logging.getLogger(__name__)
@@ -217,16 +219,19 @@ async def run_thumbnail_job(res: Resources, job_id: uuid.UUID, *, queue_job_id: 
 
 
 async def _render(res: Resources, job: db.ClaimedJob) -> db.JobResult:
-    data = await res.storage.read_bytes(job.source_key)
-    thumbnail = await res.run_cpu(
-        render_thumbnail,
-        data,
-        res.settings.max_image_pixels,
-        width=job.box_width,
-        height=job.box_height,
-        fit=job.fit,
-        fmt=job.format,
-    )
+    # The source goes to a temp file, not memory: a worker runs several jobs of up to MAX_UPLOAD_BYTES at once.
+    with tempfile.TemporaryDirectory(prefix="reactbin-job-") as tmp:
+        source = Path(tmp) / "source"
+        await download(res.storage, job.source_key, source)
+        thumbnail = await res.run_cpu(
+            render_thumbnail,
+            source,
+            res.settings.max_image_pixels,
+            width=job.box_width,
+            height=job.box_height,
+            fit=job.fit,
+            fmt=job.format,
+        )
     key = keys.job_thumbnail_key(str(job.id), thumbnail.mime_type)
     await res.storage.put_bytes(key, thumbnail.data, thumbnail.mime_type)
     return db.JobResult(
