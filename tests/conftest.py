@@ -187,3 +187,19 @@ async def upload(
     files = {"file": (name, fixture_bytes(name) if data is None else data, content_type)}
     form = {"tags": tags} if tags is not None else None
     return await client.post("/api/v1/images", files=files, data=form)
+
+
+FAST_S3 = {"connect_timeout": 0.5, "read_timeout": 0.5}
+"""S3 timeouts for tests that make storage fail: errors come in about a second."""
+
+
+@contextlib.contextmanager
+def storage_hung(s3_server: S3Server) -> Iterator[None]:
+    """SIGSTOP the S3 server: connections are accepted by the kernel but nothing ever answers."""
+    if s3_server.server is None:
+        pytest.skip("needs the embedded S3 server")
+    s3_server.server.pause()
+    try:
+        yield
+    finally:
+        s3_server.server.resume()

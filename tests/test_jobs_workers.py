@@ -7,10 +7,8 @@ subprocesses. Every test starts from empty job and queue tables (the `db` fixtur
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -19,7 +17,16 @@ import pytest
 from reactbin.domain import jobs
 from reactbin.embedded import EmbeddedPostgres
 from reactbin.worker import running_worker
-from tests.conftest import AppFactory, S3Server, fixture_bytes, settings_of, storage_of, stored_keys
+from tests.conftest import (
+    FAST_S3,
+    AppFactory,
+    S3Server,
+    fixture_bytes,
+    settings_of,
+    storage_hung,
+    storage_of,
+    stored_keys,
+)
 from tests.jobs_support import (
     FAST_JOBS,
     job_row,
@@ -39,21 +46,6 @@ from tests.jobs_support import (
 async def database_url(postgres: EmbeddedPostgres | None) -> str:
     """This module's own database (see `own_database`); `db` and `make_client` use it too."""
     return await own_database(postgres, "reactbin_jobs_workers")
-
-
-FAST_S3 = {"connect_timeout": 0.5, "read_timeout": 0.5}
-
-
-@contextlib.contextmanager
-def storage_hung(s3_server: S3Server) -> Iterator[None]:
-    """SIGSTOP the S3 server: connections are accepted by the kernel but nothing ever answers."""
-    if s3_server.server is None:
-        pytest.skip("needs the embedded S3 server")
-    s3_server.server.pause()
-    try:
-        yield
-    finally:
-        s3_server.server.resume()
 
 
 async def test_undecodable_source_fails_at_once_without_retries(

@@ -8,8 +8,7 @@ from urllib.parse import urlsplit
 import boto3
 from litestar.testing import AsyncTestClient
 
-from tests.conftest import AppFactory, S3Server, fixture_bytes, settings_of, upload
-from tests.test_outages import FAST_S3, storage_hung
+from tests.conftest import FAST_S3, AppFactory, S3Server, fixture_bytes, settings_of, storage_hung, upload
 
 
 def _secrets(client: AsyncTestClient[Any], s3_server: S3Server) -> list[str]:

@@ -2,29 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from reactbin.embedded import EmbeddedPostgres
-from tests.conftest import AppFactory, S3Server, upload
-
-FAST_S3 = {"connect_timeout": 0.5, "read_timeout": 0.5}
-
-
-@contextlib.contextmanager
-def storage_hung(s3_server: S3Server) -> Iterator[None]:
-    """SIGSTOP the S3 server: connections are accepted by the kernel but nothing ever answers."""
-    if s3_server.server is None:
-        pytest.skip("needs the embedded S3 server")
-    s3_server.server.pause()
-    try:
-        yield
-    finally:
-        s3_server.server.resume()
+from tests.conftest import FAST_S3, AppFactory, S3Server, storage_hung, upload
 
 
 async def test_hung_storage_gives_quick_storage_error_and_metadata_still_works(

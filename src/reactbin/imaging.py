@@ -5,6 +5,7 @@ Everything here is CPU-bound and synchronous; callers run it off the event loop.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import struct
@@ -98,16 +99,13 @@ def validate_image(path: Path, max_pixels: int) -> ImageInfo:
     Raises:
         EmptyFile, UnsupportedMediaType, ImageTooLarge, InvalidImage.
     """
-    with path.open("rb") as handle:
-        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
-        handle.seek(0)
-        with _open_checked(handle, mime_type, max_pixels) as image:
-            orientation = _orientation(image)
-            width, height = image.size
-            try:
-                _decode_reduced(image, (max(1, width // 16), max(1, height // 16)))
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise InvalidImage() from exc
+    with _open_file(path, max_pixels) as (mime_type, image):
+        orientation = _orientation(image)
+        width, height = image.size
+        try:
+            _decode_reduced(image, (max(1, width // 16), max(1, height // 16)))
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise InvalidImage() from exc
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     return ImageInfo(mime_type=mime_type, width=width, height=height)
@@ -122,15 +120,12 @@ def analyse_upload(path: Path, max_pixels: int) -> Analysis:
     Raises:
         EmptyFile, UnsupportedMediaType, ImageTooLarge, InvalidImage.
     """
-    with path.open("rb") as handle:
-        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
-        handle.seek(0)
-        with _open_checked(handle, mime_type, max_pixels) as image:
-            orientation = _orientation(image)
-            width, height = image.size
-            if orientation in (5, 6, 7, 8):
-                width, height = height, width
-            thumbnail = _make_thumbnail(image, orientation, THUMBNAIL_BOX, "webp", "contain")
+    with _open_file(path, max_pixels) as (mime_type, image):
+        orientation = _orientation(image)
+        width, height = image.size
+        if orientation in (5, 6, 7, 8):
+            width, height = height, width
+        thumbnail = _make_thumbnail(image, orientation, THUMBNAIL_BOX, "webp", "contain")
     return Analysis(mime_type=mime_type, width=width, height=height, thumbnail=thumbnail)
 
 
@@ -144,10 +139,17 @@ def render_thumbnail(
     fmt: Literal["webp", "jpeg", "png"],
 ) -> Thumbnail:
     """Render a thumbnail of the image file at `path` for the job API: within (or covering) `width`x`height`."""
+    with _open_file(path, max_pixels) as (_, image):
+        return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
+
+
+@contextlib.contextmanager
+def _open_file(path: Path, max_pixels: int) -> Iterator[tuple[str, Image.Image]]:
+    """The file's type from its bytes and the image opened for decoding, after every check that needs no pixels."""
     with path.open("rb") as handle:
         mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
         with _open_checked(handle, mime_type, max_pixels) as image:
-            return _make_thumbnail(image, _orientation(image), (width, height), fmt, fit)
+            yield mime_type, image
 
 
 def _open_checked(handle: IO[bytes], mime_type: str, max_pixels: int) -> Image.Image:

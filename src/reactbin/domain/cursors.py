@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import uuid
+from typing import Protocol, TypeVar
 
 import msgspec
 
@@ -15,6 +16,27 @@ from reactbin.errors import InvalidCursor
 class _Position(msgspec.Struct, array_like=True, frozen=True):
     created_at: dt.datetime
     id: uuid.UUID
+
+
+class Keyed(Protocol):
+    """A row in keyset order: newest first by (created_at, id)."""
+
+    @property
+    def created_at(self) -> dt.datetime: ...
+
+    @property
+    def id(self) -> uuid.UUID: ...
+
+
+K = TypeVar("K", bound=Keyed)
+
+
+def page_of(rows: list[K], limit: int) -> tuple[list[K], str | None]:
+    """Cut rows fetched with `limit + 1` to a page, and the cursor of the next page if there is one."""
+    if len(rows) <= limit:
+        return rows, None
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1].created_at, rows[-1].id)
 
 
 def encode_cursor(created_at: dt.datetime, row_id: uuid.UUID) -> str:

@@ -9,7 +9,7 @@ import asyncpg
 import msgspec
 
 from reactbin.db import images as db
-from reactbin.domain.cursors import decode_cursor, encode_cursor
+from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
@@ -112,11 +112,8 @@ async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: st
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
         rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return ImagePage(items=rows, next_cursor=next_cursor)
+    items, next_cursor = page_of(rows, limit)
+    return ImagePage(items=items, next_cursor=next_cursor)
 
 
 async def get_image(res: Resources, image_id: uuid.UUID) -> db.ImageRow:

@@ -23,7 +23,7 @@ import msgspec
 from reactbin.db import jobs as db
 from reactbin.db import queue
 from reactbin.domain.content import Content, StoredObject, open_stored
-from reactbin.domain.cursors import decode_cursor, encode_cursor
+from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.errors import (
     EmptyFile,
@@ -134,11 +134,8 @@ async def list_jobs(res: Resources, *, status: db.JobStatus | None, limit: int, 
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
         rows = await db.list_jobs(conn, status=status, limit=limit + 1, after=after)
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id)
-    return JobPage(items=rows, next_cursor=next_cursor)
+    items, next_cursor = page_of(rows, limit)
+    return JobPage(items=items, next_cursor=next_cursor)
 
 
 async def job_result(res: Resources, job_id: uuid.UUID) -> db.JobResult:
