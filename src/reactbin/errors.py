@@ -16,12 +16,6 @@ class ReactbinError(Exception):
         super().__init__(self.detail)
 
 
-class BadRequest(ReactbinError):
-    status_code = 400
-    code = "bad_request"
-    detail = "Bad request"
-
-
 class InvalidMultipart(ReactbinError):
     status_code = 400
     code = "invalid_multipart"

@@ -62,7 +62,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     public_base_url: str | None = None
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
-    db_pool_min: int = 1
     db_pool_max: int = 20
     db_connect_timeout: float = 5.0
     db_command_timeout: float = 10.0
@@ -131,7 +130,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             public_base_url=public_base,
             max_upload_bytes=reader.number("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, int, minimum=1),
             max_image_pixels=reader.number("MAX_IMAGE_PIXELS", 64_000_000, int, minimum=1),
-            db_pool_min=reader.number("DB_POOL_MIN", 1, int, minimum=0),
             db_pool_max=reader.number("DB_POOL_MAX", 20, int, minimum=1),
             db_connect_timeout=reader.number("DB_CONNECT_TIMEOUT", 5.0, float, minimum=0.1),
             db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),

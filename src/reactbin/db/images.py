@@ -142,11 +142,6 @@ async def add_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str
     )
 
 
-async def count_tags(conn: asyncpg.Connection, image_id: uuid.UUID) -> int:
-    count: int = await conn.fetchval("SELECT count(*) FROM image_tags WHERE image_id = $1", image_id)
-    return count
-
-
 async def replace_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str]) -> bool:
     """Make `tags` the image's whole tag set; False when the image does not exist."""
     exists = await conn.fetchval("SELECT true FROM images WHERE id = $1 FOR UPDATE", image_id)
