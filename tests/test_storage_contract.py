@@ -95,3 +95,38 @@ async def test_closing_early_is_safe(storage: Storage) -> None:
 
 async def test_check_passes(storage: Storage) -> None:
     await storage.check()
+
+
+async def test_hand_signed_gets_match_botocore() -> None:
+    """The proxy's read path signs GETs itself; the signature must be the one botocore would send."""
+    import datetime as dt
+
+    import aiohttp
+    from botocore.auth import S3SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    from reactbin.storage.sigv4 import SignedGetter
+
+    class UnsignedPayload(S3SigV4Auth):
+        def payload(self, request: AWSRequest) -> str:
+            return "UNSIGNED-PAYLOAD"
+
+    async with aiohttp.ClientSession() as session:
+        for endpoint, region in [("http://127.0.0.1:8333", "us-east-1"), ("https://acct.r2.example.com", "auto")]:
+            getter = SignedGetter(
+                session,
+                endpoint_url=endpoint,
+                bucket="bucket-1",
+                region=region,
+                access_key_id="AK",
+                secret_access_key="SK",
+            )
+            request = AWSRequest(method="GET", url=f"{endpoint}/bucket-1/thumbnails/v1/{'ab' * 32}.webp")
+            UnsignedPayload(Credentials("AK", "SK"), "s3", region).add_auth(request)
+            stamp = request.headers["X-Amz-Date"]
+            now = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+
+            ours = getter.headers(f"/bucket-1/thumbnails/v1/{'ab' * 32}.webp", now)
+
+            assert ours["authorization"] == request.headers["Authorization"]

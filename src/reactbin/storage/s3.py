@@ -10,18 +10,20 @@ from pathlib import Path
 from typing import Any
 
 import aioboto3
+import aiohttp
 from aiobotocore.config import AioConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from reactbin.errors import ObjectMissing, StorageError, StorageWriteError
 from reactbin.settings import S3Settings
 from reactbin.storage.base import CHUNK_SIZE
+from reactbin.storage.sigv4 import ResponseBody, SignedGetter, session_for
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _SLOWEST_UPLOAD_BYTES_PER_SECOND = 1024 * 1024
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 # Transport failures surface from aiohttp/asyncio as well as from botocore.
-_FAILURES = (BotoCoreError, ClientError, OSError, asyncio.TimeoutError)
+_FAILURES = (BotoCoreError, ClientError, OSError, asyncio.TimeoutError, aiohttp.ClientError)
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -59,8 +61,9 @@ class S3Reader:
 class S3Storage:
     """Objects in one bucket, reached with one pooled aioboto3 client owned by the app's lifespan."""
 
-    def __init__(self, client: Any, settings: S3Settings) -> None:
+    def __init__(self, client: Any, settings: S3Settings, getter: SignedGetter | None = None) -> None:
         self._client = client
+        self._getter = getter
         self._bucket = settings.bucket
         self._read_timeout = settings.read_timeout
         # Every call gets an overall deadline as well: the HTTP client's own timeouts do not cover every
@@ -89,14 +92,30 @@ class S3Storage:
             response_checksum_validation="when_required",
             s3={"addressing_style": "path" if settings.endpoint_url else "auto"},
         )
-        async with session.client(
-            "s3",
-            endpoint_url=settings.endpoint_url,
-            aws_access_key_id=settings.access_key_id,
-            aws_secret_access_key=settings.secret_access_key,
-            config=config,
-        ) as client:
-            yield cls(client, settings)
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(
+                session.client(
+                    "s3",
+                    endpoint_url=settings.endpoint_url,
+                    aws_access_key_id=settings.access_key_id,
+                    aws_secret_access_key=settings.secret_access_key,
+                    config=config,
+                )
+            )
+            getter = None
+            if settings.endpoint_url and settings.access_key_id and settings.secret_access_key:
+                http = await stack.enter_async_context(
+                    session_for(settings.connect_timeout, settings.read_timeout, settings.max_pool_connections)
+                )
+                getter = SignedGetter(
+                    http,
+                    endpoint_url=settings.endpoint_url,
+                    bucket=settings.bucket,
+                    region=settings.region,
+                    access_key_id=settings.access_key_id,
+                    secret_access_key=settings.secret_access_key,
+                )
+            yield cls(client, settings, getter)
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         try:
@@ -125,6 +144,8 @@ class S3Storage:
             raise StorageWriteError() from exc
 
     async def open(self, key: str, byte_range: tuple[int, int] | None = None) -> S3Reader:
+        if self._getter is not None:
+            return await self._open_signed(self._getter, key, byte_range)
         extra = {} if byte_range is None else {"Range": f"bytes={byte_range[0]}-{byte_range[1]}"}
         try:
             async with asyncio.timeout(self._deadline):
@@ -134,6 +155,19 @@ class S3Storage:
                 raise ObjectMissing() from None
             raise StorageError() from exc
         return S3Reader(response["Body"], self._read_timeout)
+
+    async def _open_signed(self, getter: SignedGetter, key: str, byte_range: tuple[int, int] | None) -> S3Reader:
+        try:
+            async with asyncio.timeout(self._deadline):
+                response = await getter.get(key, byte_range)
+        except _FAILURES as exc:
+            raise StorageError() from exc
+        if response.status in (200, 206):
+            return S3Reader(ResponseBody(response), self._read_timeout)
+        response.close()
+        if response.status == 404:
+            raise ObjectMissing()
+        raise StorageError()
 
     async def read_bytes(self, key: str) -> bytes:
         reader = await self.open(key)
