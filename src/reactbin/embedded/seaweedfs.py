@@ -223,6 +223,11 @@ class EmbeddedSeaweedFS:
         """
         self._signal(signal.SIGSTOP)
         self._paused = True
+        # SIGSTOP is delivered asynchronously: a request sent right away could still be answered. Return only
+        # once every thread of the server is stopped.
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and not _all_threads_stopped(self.pid):
+            time.sleep(0.005)
 
     def resume(self) -> None:
         """Continue a server frozen by :meth:`pause` (``SIGCONT``).
@@ -497,3 +502,15 @@ def _read_from(path: Path, offset: int) -> str:
 
 def _tail(text: str, lines: int = _LOG_TAIL_LINES) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
+
+
+def _all_threads_stopped(pid: int | None) -> bool:
+    if pid is None:
+        return True
+    try:
+        states = [
+            (task / "stat").read_text().rsplit(")", 1)[1].split()[0] for task in Path(f"/proc/{pid}/task").iterdir()
+        ]
+    except (OSError, IndexError):
+        return True
+    return all(state in ("T", "t") for state in states)
