@@ -12,7 +12,7 @@ import asyncpg
 
 from reactbin.domain import fsck
 from reactbin.domain.resources import open_resources
-from tests.conftest import AppFactory, settings_of, storage_of, stored_keys, upload
+from tests.conftest import AppFactory, fixture_bytes, settings_of, storage_of, stored_keys, upload
 
 
 async def test_dry_run_reports_and_repair_fixes(make_client: AppFactory, db: asyncpg.Connection) -> None:
@@ -106,3 +106,27 @@ def test_cli_exit_codes(tmp_path: Any) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "everything is consistent" in result.stdout
+
+
+async def test_job_objects_are_orphans_only_without_their_job(make_client: AppFactory) -> None:
+    import uuid
+
+    gone = uuid.uuid4()
+    async with make_client(run_worker=False) as client:
+        settings = settings_of(client)
+        submitted = await client.post(
+            "/api/v1/thumbnails/", files={"image": ("photo.jpg", fixture_bytes("photo.jpg"), "image/jpeg")}
+        )
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["job_id"]
+        async with storage_of(client) as storage:
+            await storage.put_bytes(f"jobs/sources/{gone}.png", b"left over", "image/png")
+            await storage.put_bytes(f"jobs/{gone}.webp", b"left over", "image/webp")
+        async with open_resources(settings, serving=False) as res:
+            dry = await fsck.check(res, repair=False)
+            repaired = await fsck.check(res, repair=True)
+        keys = await stored_keys(client)
+
+    assert dry.orphan_objects == sorted([f"jobs/sources/{gone}.png", f"jobs/{gone}.webp"])
+    assert repaired.orphans_removed == dry.orphan_objects
+    assert keys == [f"jobs/sources/{job_id}.jpg"]

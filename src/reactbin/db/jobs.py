@@ -113,6 +113,16 @@ async def insert_job(conn: asyncpg.Connection, job: NewJob, queue_job_id: int) -
     )
 
 
+async def lock_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+    """Serialise storing a job's source with `reactbin fsck` looking at it, until the transaction ends."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"job:{job_id}")
+
+
+async def job_exists(conn: asyncpg.Connection, job_id: uuid.UUID) -> bool:
+    exists: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM thumbnail_jobs WHERE id = $1)", job_id)
+    return exists
+
+
 async def get_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> JobRow | None:
     """The job, unless it does not exist or has expired."""
     record = await conn.fetchrow(f"SELECT {_COLUMNS} FROM thumbnail_jobs WHERE id = $1 AND {_LIVE}", job_id)

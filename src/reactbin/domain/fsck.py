@@ -1,5 +1,7 @@
 """`reactbin fsck`: find rows whose objects are missing, objects no row references, images without thumbnails.
 
+Job objects (`jobs/`) count as orphans when their job no longer exists.
+
 Safe while the service runs: every decision about one content hash is re-checked under the same advisory lock
 that uploads and deletes take, so an upload in flight (objects written, row not yet committed) is never mistaken
 for an orphan.
@@ -10,18 +12,21 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 import asyncpg
 import msgspec
 
 from reactbin.db import images as db
+from reactbin.db import jobs as jobs_db
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
 from reactbin.imaging import analyse_upload
 from reactbin.storage import download, keys
 
 _HASH_IN_KEY = re.compile(r"^(?:images|thumbnails/v\d+)/([0-9a-f]{64})\.[a-z]+$")
+_JOB_IN_KEY = re.compile(r"^jobs/(?:sources/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[a-z]+$")
 _CONCURRENCY = 16
 
 
@@ -61,10 +66,14 @@ async def check(res: Resources, *, repair: bool) -> Report:
     await asyncio.gather(*(inspect(row) for row in rows))
 
     referenced = {row.storage_key for row in rows} | {row.thumbnail_key for row in rows if row.thumbnail_key}
-    for prefix in ("images/", "thumbnails/"):
+    for prefix in ("images/", "thumbnails/", "jobs/"):
         async for key in res.storage.list_keys(prefix):
             report.objects_checked += 1
-            if key not in referenced and await _is_orphan(res, key, delete=repair):
+            if prefix == "jobs/":
+                orphan = await _is_job_orphan(res, key, delete=repair)
+            else:
+                orphan = key not in referenced and await _is_orphan(res, key, delete=repair)
+            if orphan:
                 report.orphan_objects.append(key)
                 if repair:
                     report.orphans_removed.append(key)
@@ -80,6 +89,21 @@ async def _is_orphan(res: Resources, key: str, *, delete: bool) -> bool:
             await db.lock_hash(conn, match[1])
             # Under the lock no upload of this content is half-way; a row now means the object is in use.
             if await db.hash_in_use(conn, match[1]) and await _referenced(conn, key):
+                return False
+        if delete:
+            await res.storage.delete(key)
+    return True
+
+
+async def _is_job_orphan(res: Resources, key: str, *, delete: bool) -> bool:
+    """A job's source or thumbnail whose job no longer exists (expired jobs take their objects with them)."""
+    match = _JOB_IN_KEY.match(key)
+    async with res.tx() as conn:
+        if match is not None:
+            job_id = uuid.UUID(match[1])
+            # Under the lock a submission is either committed (its row exists) or gone with its source.
+            await jobs_db.lock_job(conn, job_id)
+            if await jobs_db.job_exists(conn, job_id):
                 return False
         if delete:
             await res.storage.delete(key)

@@ -100,24 +100,25 @@ async def submit_thumbnail_job(res: Resources, upload: ReceivedFile, spec: Thumb
     info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
     job_id = uuid.uuid4()
     source_key = keys.job_source_key(str(job_id), info.mime_type)
-    async with cleanup_on_error(res.storage, [source_key]):
+    async with res.tx() as conn, cleanup_on_error(res.storage, [source_key]):
+        # Held until commit: `reactbin fsck` never takes a source stored just before its row for an orphan.
+        await db.lock_job(conn, job_id)
         await res.storage.put_file(source_key, upload.path, info.mime_type)
-        async with res.tx() as conn:
-            # NOTIFY is delivered at commit, so a worker never wakes before the row exists.
-            queue_job_id = await queue.enqueue(conn, queue.THUMBNAIL_ENTRYPOINT, job_id.bytes)
-            await db.insert_job(
-                conn,
-                db.NewJob(
-                    id=job_id,
-                    source_key=source_key,
-                    source_mime_type=info.mime_type,
-                    box_width=spec.width,
-                    box_height=spec.height,
-                    fit=spec.fit,
-                    format=spec.format,
-                ),
-                queue_job_id,
-            )
+        # NOTIFY is delivered at commit, so a worker never wakes before the row exists.
+        queue_job_id = await queue.enqueue(conn, queue.THUMBNAIL_ENTRYPOINT, job_id.bytes)
+        await db.insert_job(
+            conn,
+            db.NewJob(
+                id=job_id,
+                source_key=source_key,
+                source_mime_type=info.mime_type,
+                box_width=spec.width,
+                box_height=spec.height,
+                fit=spec.fit,
+                format=spec.format,
+            ),
+            queue_job_id,
+        )
     return job_id
 
 
