@@ -17,11 +17,13 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from reactbin import metrics as measured
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
-from reactbin.routes import files, forms, health, images, jobs, tags
-from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
+from reactbin.routes import files, forms, health, images, jobs, metrics, tags
+from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
+from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 from reactbin.worker import running_worker
@@ -98,9 +100,9 @@ def create_app(settings: Settings) -> Litestar:
         resources: Resources = state.resources
         return resources
 
-    api = Router(
+    api_handlers = document_access(
         "/api/v1",
-        route_handlers=[
+        [
             images.upload_image,
             images.list_images,
             images.get_image,
@@ -118,9 +120,13 @@ def create_app(settings: Settings) -> Litestar:
             health.ready,
         ],
     )
+    api = Router("/api/v1", route_handlers=api_handlers)
+    operations: list[Any] = [health.healthz, health.readyz, metrics.unknown_api_path]
+    if settings.metrics:
+        operations.append(metrics.metrics)
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
     app = Litestar(
-        route_handlers=[api, *ui_handlers(ui_dir)],
+        route_handlers=[api, *operations, *ui_handlers(ui_dir)],
         lifespan=[lifespan],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers={
@@ -149,14 +155,37 @@ def create_app(settings: Settings) -> Litestar:
                     methods_by_path[re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)] = set(route.methods)
         return methods_by_path
 
-    app.asgi_handler = SecurityHeaders(
-        WriteAccess(
-            UploadRateLimit(
-                AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
+    def route_of(scope: Any) -> str:
+        """The route template of a request, also for answers given before routing (401, 429)."""
+        template: str | None = scope.get("path_template")
+        if template is None:
+            try:
+                template = app.asgi_router.handle_routing(path=scope["path"], method=scope["method"])[4]
+            except Exception:  # no route: one label for every unknown path, so scanners cannot grow the series
+                return "unmatched"
+        return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+
+    def observe_pool() -> None:
+        resources: Resources | None = getattr(app.state, "resources", None)
+        if resources is not None:
+            size = resources.pool.get_size()
+            measured.DB_POOL_SIZE.set(size)
+            measured.DB_POOL_IN_USE.set(size - resources.pool.get_idle_size())
+
+    app.asgi_handler = RequestTelemetry(
+        SecurityHeaders(
+            WriteAccess(
+                UploadRateLimit(
+                    AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
+                ),
+                settings.api_tokens,
             ),
-            settings.api_tokens,
+            settings.public_base_url,
         ),
-        settings.public_base_url,
+        route_of,
+        with_metrics=settings.metrics,
+        with_access_log=settings.access_log,
+        after_request=observe_pool,
     )
     return app
 

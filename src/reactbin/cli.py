@@ -9,14 +9,17 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import msgspec
 
+from reactbin.logs import configure_logging, uvicorn_log_config
 from reactbin.settings import ConfigError, Settings
 
 log = logging.getLogger("reactbin")
@@ -52,9 +55,10 @@ def main(argv: list[str] | None = None) -> None:
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("text")
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format)
         if args.command == "serve":
             _serve(_require_database(settings), args.host, args.port, args.workers)
         elif args.command == "migrate":
@@ -103,31 +107,50 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # the process on the spot (exit -15, and `reactbin dev` left its embedded PostgreSQL running); this handler
     # turns it into a normal exit that runs every `finally`.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Access lines come from the app (they carry the request id and route), not from uvicorn.
+    common: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "info",
+        "log_config": uvicorn_log_config(),
+        "access_log": False,
+        "timeout_graceful_shutdown": grace,
+    }
     if workers > 1:
         # Each worker process builds its own app from the same environment (uvicorn needs an import string).
-        uvicorn.run(
-            "reactbin.cli:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_level="info",
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=grace,
-        )
+        with _metrics_shared_by_workers(settings):
+            uvicorn.run("reactbin.cli:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         return
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=grace,
-    )
+    uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+
+
+# Read by prometheus-client when it is imported; named here so the parent process never imports it.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
+    """prometheus-client's multiprocess mode for `--workers N`: a directory of value files every worker writes.
+
+    Set before any worker imports prometheus-client. An operator's PROMETHEUS_MULTIPROC_DIR is emptied at start
+    (old files would add counts of processes long gone); otherwise a temporary one is made and removed after.
+    """
+    if not settings.metrics:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="reactbin-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -138,7 +161,9 @@ def app_from_env() -> object:
     """Factory for uvicorn worker processes."""
     from reactbin.app import create_app
 
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 def _run_worker(settings: Settings, concurrency: int) -> None:

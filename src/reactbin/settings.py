@@ -79,6 +79,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
     access_log: bool = False
+    metrics: bool = True
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -147,6 +149,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
             shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
             access_log=reader.boolean("ACCESS_LOG", False),
+            metrics=reader.boolean("METRICS", True),
+            log_format=_log_format(reader.get("LOG_FORMAT", "text")),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -218,6 +222,14 @@ def _rate_limit_store(raw: str) -> Literal["memory", "postgres"]:
     if raw.lower() == "postgres":
         return "postgres"
     raise ConfigError(f"RATE_LIMIT_STORE must be 'memory' or 'postgres', got {raw!r}")
+
+
+def _log_format(raw: str) -> Literal["text", "json"]:
+    if raw.lower() == "text":
+        return "text"
+    if raw.lower() == "json":
+        return "json"
+    raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {raw!r}")
 
 
 def _tokens(raw: str) -> tuple[str, ...]:

@@ -290,3 +290,17 @@ async def delete_expired_jobs(conn: asyncpg.Connection, *, limit: int) -> list[E
         limit,
     )
     return [ExpiredJob(record["id"], record["source_key"], record["result_key"]) for record in records]
+
+
+async def count_jobs_by_status(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many jobs are in each state (every state present, zero when none)."""
+    records = await conn.fetch("SELECT status, count(*) AS n FROM thumbnail_jobs GROUP BY status")
+    counts = dict.fromkeys(("PENDING", "STARTED", "SUCCESS", "FAILURE"), 0)
+    counts.update({record["status"]: record["n"] for record in records})
+    return counts
+
+
+async def queue_depth(conn: asyncpg.Connection) -> int:
+    """Queue entries not yet picked up by a worker."""
+    depth: int = await conn.fetchval(f"SELECT count(*) FROM {QUEUE_TABLE} WHERE status = 'queued'")
+    return depth

@@ -66,6 +66,17 @@ class JobPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
+class JobStatistics(msgspec.Struct, frozen=True):
+    by_state: dict[str, int]
+    queue_depth: int
+
+
+async def job_statistics(res: Resources) -> JobStatistics:
+    """Jobs by state and the queue's depth, for the metrics."""
+    async with res.db() as conn:
+        return JobStatistics(by_state=await db.count_jobs_by_status(conn), queue_depth=await db.queue_depth(conn))
+
+
 class RetryLater(Exception):
     """The job failed for a reason that may pass (storage unreachable); run it again after `delay` seconds."""
 
