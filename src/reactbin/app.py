@@ -200,6 +200,8 @@ def _rate_limiter(settings: Settings, resources: Resources) -> RateLimiter | Non
 
 
 def _default_ui_dir() -> Path | None:
-    """The built UI next to the source tree (an editable install run from the repository)."""
-    candidate = Path(__file__).resolve().parents[2] / "ui" / "dist"
-    return candidate if candidate.is_dir() else None
+    """The built UI inside the installed package (a wheel), else next to the source tree (an editable install)."""
+    for candidate in (Path(__file__).resolve().parent / "ui_dist", Path(__file__).resolve().parents[2] / "ui" / "dist"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None
