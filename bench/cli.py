@@ -31,11 +31,11 @@ from bench.measure import (
     MemoryResult,
     WrkResult,
     combine_wrk,
+    ensure_wrk,
     measure_memory,
     median,
     percentile,
     run_wrk,
-    wrk_available,
 )
 from bench.report import Report, update_docs
 from bench.seed import COMMON_TAG, MEDIUM_TAG, RARE_TAG, seed_images
@@ -327,8 +327,7 @@ def run_throughput(report: Report, loop: Loopback, plan: Plan) -> None:
 def run_http(report: Report, loop: Loopback, plan: Plan) -> None:
     """wrk against the loopback server; loads that are compared run in alternating rounds, so drift hits both."""
     section = "http"
-    if not wrk_available():
-        raise BenchError("wrk is not installed (apt-get install -y wrk)")
+    ensure_wrk()
     large = loop.ensure_large()
     if loop.stack.server is None:
         loop.stack.start_server()

@@ -73,7 +73,7 @@ def corrupted(draw: st.DrawFn) -> tuple[str, bytes]:
     return name, bytes(data)
 
 
-@settings(max_examples=50, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, derandomize=True, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(example=corrupted())
 def test_corrupted_metadata_is_never_a_server_error(server: Server, example: tuple[str, bytes]) -> None:
     name, data = example

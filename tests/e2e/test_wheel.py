@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -94,3 +95,27 @@ async def test_the_installed_wheel_serves_the_real_ui(served: Server, browser: B
         await session.page.goto("/")
         await expect(session.page.get_by_role("link", name="reactbin, all images")).to_be_visible()
         assert "has not been built" not in await session.page.content()
+
+
+def test_without_npm_the_wheel_build_stops_with_one_clear_line(tmp_path: Path) -> None:
+    source = tmp_path / "reactbin"
+    source.mkdir()
+    for name in ("pyproject.toml", "hatch_build.py", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    for name in ("src", "migrations"):
+        shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "ui_dist"))
+    shutil.copytree(REPO / "ui", source / "ui", ignore=shutil.ignore_patterns("node_modules", "dist"))
+    no_node = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=no_node,
+        check=False,
+    )
+
+    assert done.returncode != 0
+    assert "reactbin: building the wheel needs npm" in done.stdout + done.stderr
+    assert not list(tmp_path.glob("*.whl"))

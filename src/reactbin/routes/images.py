@@ -16,7 +16,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from reactbin import metrics
 from reactbin.domain import images as library
 from reactbin.domain.resources import Resources
-from reactbin.domain.tags import parse_tag_field
+from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
 from reactbin.errors import ImageNotFound, ReactbinError
 from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.schemas import (
@@ -28,6 +28,7 @@ from reactbin.routes.schemas import (
     image_out,
     uploaded_out,
 )
+from reactbin.uploads import MAX_FIELD_BYTES
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -50,7 +51,16 @@ ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
 
 
 _UploadOperation = multipart_operation(
-    "file", {"tags": Schema(type=OpenAPIType.STRING, description="Comma-separated tags")}
+    "file",
+    {
+        "tags": Schema(
+            type=OpenAPIType.STRING,
+            description=f"Comma-separated tags, at most {MAX_TAGS}; each is lowercased, inner whitespace becomes `-`, "
+            f"and must then be 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
+            pattern=TAG_FIELD_PATTERN,
+            max_length=MAX_FIELD_BYTES,
+        )
+    },
 )
 
 
