@@ -54,8 +54,17 @@ def test_s3_settings_for_r2() -> None:
         ({"MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES"),
         ({"MAX_IMAGE_PIXELS": "-5"}, "MAX_IMAGE_PIXELS"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"METRICS": "maybe"}, "METRICS"),
     ],
 )
+def test_operations_settings() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.metrics, defaults.log_format) == (True, "text")
+    chosen = Settings.from_env({"METRICS": "false", "LOG_FORMAT": "JSON"})
+    assert (chosen.metrics, chosen.log_format) == (False, "json")
+
+
 def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
