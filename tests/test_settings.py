@@ -42,6 +42,13 @@ def test_s3_settings_for_r2() -> None:
     assert settings.public_base_url == "https://cdn.example.com"
 
 
+def test_operations_settings() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.metrics, defaults.log_format) == (True, "text")
+    chosen = Settings.from_env({"METRICS": "false", "LOG_FORMAT": "JSON"})
+    assert (chosen.metrics, chosen.log_format) == (False, "json")
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -58,13 +65,6 @@ def test_s3_settings_for_r2() -> None:
         ({"METRICS": "maybe"}, "METRICS"),
     ],
 )
-def test_operations_settings() -> None:
-    defaults = Settings.from_env({})
-    assert (defaults.metrics, defaults.log_format) == (True, "text")
-    chosen = Settings.from_env({"METRICS": "false", "LOG_FORMAT": "JSON"})
-    assert (chosen.metrics, chosen.log_format) == (False, "json")
-
-
 def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:
     with pytest.raises(ConfigError, match=variable):
         Settings.from_env(env)
