@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
+from reactbin.logs import REQUEST_ID, configure_logging
 from tests.conftest import AppFactory, S3Server, upload
 from tests.live import run_server
 
@@ -161,3 +164,37 @@ def test_metrics_add_up_across_worker_processes(database_url: str, s3_server: S3
         log_text = server.log.read_text()
     assert totals == {30.0}, log_text[-4000:]
     assert log_text.count("Started server process") >= 2
+
+
+def test_json_log_lines_carry_the_exception_with_its_traceback() -> None:
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.getLogger("reactbin.test").makeRecord(
+            "reactbin.test", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info()
+        )
+    token = REQUEST_ID.set("req-9")
+    try:
+        line = json.loads(_formatted(record))
+    finally:
+        REQUEST_ID.reset(token)
+
+    assert line["message"] == "failed here"
+    assert line["level"] == "ERROR"
+    assert line["request_id"] == "req-9"
+    assert "Traceback" in line["exception"]
+    assert "ValueError: boom" in line["exception"]
+
+
+def _formatted(record: logging.LogRecord) -> str:
+    """The record as the handler `configure_logging("json")` installs writes it."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        configure_logging("json")
+        (handler,) = root.handlers
+        handler.filter(record)
+        return handler.format(record)
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
