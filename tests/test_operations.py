@@ -27,6 +27,9 @@ async def test_probes_at_the_root_answer_like_the_api_ones(client: AsyncTestClie
         response = await client.get(path)
         assert response.status_code == 200
         assert response.json() == {"status": "ready", "database": "ok", "storage": "ok"}
+    # The catch-all for unknown API paths leaves the schema and its viewer alone.
+    assert (await client.get("/api/docs/openapi.json")).json()["paths"]["/healthz"]
+    assert (await client.get("/api/docs")).status_code == 200
 
 
 @pytest.mark.parametrize(
