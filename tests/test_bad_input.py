@@ -350,3 +350,19 @@ async def test_malformed_exif_never_decides_the_upload(client: AsyncTestClient[A
     assert exif.get(0x0112) == 6
     assert 0x8825 not in exif  # the location is gone
     assert (await client.get(f"/api/v1/images/{body['id']}/thumbnail")).status_code == 200
+
+
+@pytest.mark.parametrize("length", [0, 1])
+async def test_metadata_segment_shorter_than_its_length_field_never_decides(
+    client: AsyncTestClient[Any], length: int
+) -> None:
+    """Found by the property test in test_metadata_fuzz.py: stripping read a negative length (a 500). The pixels
+    still decode, so the file is stored; its unreadable metadata is left as it is."""
+    data = bytearray(fixture_bytes("gps.jpg"))
+    app1 = data.index(b"\xff\xe1")
+    data[app1 + 2 : app1 + 4] = struct.pack(">H", length)
+
+    response = await upload(client, "gps.jpg", bytes(data), content_type="image/jpeg")
+
+    assert response.status_code == 201, response.text
+    assert (await client.get(response.json()["file_url"])).status_code == 200

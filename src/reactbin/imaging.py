@@ -198,7 +198,9 @@ def _jpeg_exif_segment(handle: IO[bytes]) -> tuple[int, bytes] | None:
             return None
         (length,) = struct.unpack(">H", marker[2:])
         offset = handle.tell()
-        payload = handle.read(max(length - 2, 0))
+        if length < 2:
+            return None
+        payload = handle.read(length - 2)
         if marker[1] == 0xE1 and payload.startswith(b"Exif\x00\x00"):
             return offset, payload
         if len(payload) < length - 2:

@@ -146,6 +146,8 @@ def _rewrite_jpeg(source: IO[bytes]) -> Plan:
         if len(length_bytes) < 2:
             return None
         (length,) = struct.unpack(">H", length_bytes)
+        if length < 2:  # a length that does not even cover itself: not a JPEG to rewrite
+            return None
         payload = source.read(length - 2)
         if len(payload) < length - 2:
             return None
