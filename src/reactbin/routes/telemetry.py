@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -38,6 +39,7 @@ class RequestTelemetry:
         self._metrics = with_metrics
         self._access_log = with_access_log
         self._after_request = after_request
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -63,8 +65,17 @@ class RequestTelemetry:
             method = scope["method"] if scope["method"] in _METHODS else "OTHER"
             route = self._route_of(scope)
             if self._metrics:
-                metrics.REQUESTS.labels(route, method, str(status)).inc()
-                metrics.REQUEST_SECONDS.labels(route, method).observe(elapsed)
+                counted = self._series.get((route, method, status))
+                if counted is None:
+                    # prometheus-client's labels() takes a lock and checks its arguments; the set of series is
+                    # small (route templates x methods x statuses), so each is looked up once.
+                    counted = (
+                        metrics.REQUESTS.labels(route, method, str(status)),
+                        metrics.REQUEST_SECONDS.labels(route, method),
+                    )
+                    self._series[(route, method, status)] = counted
+                counted[0].inc()
+                counted[1].observe(elapsed)
                 if self._after_request is not None:
                     self._after_request()
             if self._access_log:
