@@ -201,3 +201,15 @@ def _formatted(record: logging.LogRecord) -> str:
     finally:
         root.handlers[:], level = saved
         root.setLevel(level)
+
+
+async def test_answers_of_the_access_layers_are_counted_by_route_template(make_client: AppFactory) -> None:
+    """401s are answered before routing; they still carry the route they were meant for."""
+    async with make_client(api_tokens=("t" * 16,)) as client:
+        refused = await client.delete("/api/v1/images/00000000-0000-0000-0000-000000000000")
+        text = (await client.get("/metrics")).text
+
+    assert refused.status_code == 401
+    assert refused.headers["x-request-id"]
+    series = _samples(text, "reactbin_http_requests_total")
+    assert series['{method="DELETE",route="/api/v1/images/{image_id}",status="401"}'] >= 1
