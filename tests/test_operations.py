@@ -6,6 +6,8 @@ import json
 import logging
 import re
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from reactbin.logs import REQUEST_ID, configure_logging
 from tests.conftest import AppFactory, S3Server, upload
-from tests.live import run_server
+from tests.live import Server, run_server
 
 
 async def test_probes_at_the_root_answer_like_the_api_ones(client: AsyncTestClient[Any]) -> None:
@@ -133,40 +135,48 @@ async def test_request_ids_are_honoured_or_generated(client: AsyncTestClient[Any
     assert len(generated) == 3
 
 
-def test_json_logs_carry_the_request_id_on_every_line(database_url: str, s3_server: S3Server, tmp_path: Path) -> None:
-    """A real `reactbin serve` with LOG_FORMAT=json: one JSON object per line; access lines and errors carry the id."""
+@pytest.fixture(scope="module")
+def served(database_url: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One real `reactbin serve --workers 2` with JSON logs and access lines, shared by the tests below."""
     env = {"LOG_FORMAT": "json", "ACCESS_LOG": "true"}
-    with run_server(database_url, s3_server, None, tmp_path, extra_env=env) as server:
-        httpx.get(f"{server.url}/readyz", headers={"x-request-id": "probe-1"})
-        httpx.post(f"{server.api}/images", files={"file": ("x.txt", b"not an image")}, headers={"x-request-id": "up-2"})
-        log_text = server.log.read_text()
-    lines = [json.loads(line) for line in log_text.splitlines() if line.strip()]  # every line is JSON
+    with run_server(
+        database_url, s3_server, None, tmp_path_factory.mktemp("ops"), args=("--workers", "2"), extra_env=env
+    ) as server:
+        yield server
+
+
+def test_json_logs_carry_the_request_id_on_every_line(served: Server) -> None:
+    """LOG_FORMAT=json: one JSON object per line, from every worker process; access lines carry id, route, status."""
+    httpx.get(f"{served.url}/readyz", headers={"x-request-id": "probe-1"})
+    httpx.post(f"{served.api}/images", files={"file": ("x.txt", b"not an image")}, headers={"x-request-id": "up-2"})
+    time.sleep(0.2)  # the access line is written as the response ends
+    lines = [json.loads(line) for line in served.log.read_text().splitlines() if line.strip()]  # every line is JSON
     assert all({"time", "level", "logger", "message", "request_id"} <= set(line) for line in lines)
     access = {line["request_id"]: line for line in lines if line["logger"] == "reactbin.access"}
     assert access["probe-1"]["route"] == "/readyz"
     assert access["probe-1"]["status"] == 200
     assert access["probe-1"]["duration_ms"] >= 0
     assert access["up-2"]["status"] == 415
-    assert any(line["logger"].startswith("uvicorn") for line in lines)
+    assert access["up-2"]["route"] == "/api/v1/images"
+    assert sum("Started server process" in line["message"] for line in lines) >= 2  # uvicorn's lines too
 
 
-def test_metrics_add_up_across_worker_processes(database_url: str, s3_server: S3Server, tmp_path: Path) -> None:
+def test_metrics_add_up_across_worker_processes(served: Server) -> None:
     """`reactbin serve --workers 2` sets up prometheus-client's multiprocess mode itself: any worker's scrape counts
     the requests every worker answered."""
-    with run_server(database_url, s3_server, None, tmp_path, args=("--workers", "2")) as server:
-        with httpx.Client(base_url=server.url) as http:
-            for _ in range(30):
-                # A new connection each time, so both workers get some of them.
-                assert http.get("/healthz", headers={"connection": "close"}).status_code == 200
-            totals = set()
-            for _ in range(6):
-                text = http.get("/metrics", headers={"connection": "close"}).text
-                totals.add(
-                    _samples(text, "reactbin_http_requests_total")['{method="GET",route="/healthz",status="200"}']
-                )
-        log_text = server.log.read_text()
-    assert totals == {30.0}, log_text[-4000:]
-    assert log_text.count("Started server process") >= 2
+    with httpx.Client(base_url=served.url) as http:
+        for _ in range(30):
+            # A new connection each time, so both workers get some of them.
+            assert http.get("/healthz", headers={"connection": "close"}).status_code == 200
+        totals = set()
+        for _ in range(6):
+            text = http.get("/metrics", headers={"connection": "close"}).text
+            totals.add(_samples(text, "reactbin_http_requests_total")['{method="GET",route="/healthz",status="200"}'])
+    workers = {
+        line["message"] for line in map(json.loads, served.log.read_text().splitlines()) if "Started" in line["message"]
+    }
+    assert totals == {30.0}, served.log_tail()
+    assert len(workers) >= 2  # two processes really answered (each logs its own pid)
 
 
 def test_json_log_lines_carry_the_exception_with_its_traceback() -> None:
