@@ -6,6 +6,7 @@ import contextlib
 import gc
 import logging
 import re
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -157,6 +158,8 @@ def create_app(settings: Settings) -> Litestar:
                     methods_by_path[re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)] = set(route.methods)
         return methods_by_path
 
+    labels: dict[str, str] = {}
+
     def route_of(scope: Any) -> str:
         """The route template of a request, also for answers given before routing (401, 429)."""
         template: str | None = scope.get("path_template")
@@ -165,11 +168,19 @@ def create_app(settings: Settings) -> Litestar:
                 template = app.asgi_router.handle_routing(path=scope["path"], method=scope["method"])[4]
             except Exception:  # no route: one label for every unknown path, so scanners cannot grow the series
                 return "unmatched"
-        return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+        label = labels.get(template)
+        if label is None:
+            label = labels[template] = re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+        return label
+
+    pool_seen = [0.0]
 
     def observe_pool() -> None:
+        # At most a few times a second: the gauges only need to be fresh for the next scrape.
+        now = time.monotonic()
         resources: Resources | None = getattr(app.state, "resources", None)
-        if resources is not None:
+        if resources is not None and now - pool_seen[0] >= 0.25:
+            pool_seen[0] = now
             size = resources.pool.get_size()
             measured.DB_POOL_SIZE.set(size)
             measured.DB_POOL_IN_USE.set(size - resources.pool.get_idle_size())
