@@ -20,7 +20,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
-from reactbin.routes import files, forms, health, images, jobs, tags
+from reactbin.routes import files, forms, health, images, jobs, share, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
@@ -106,6 +106,10 @@ def create_app(settings: Settings) -> Litestar:
             images.get_image,
             images.delete_image,
             images.replace_tags,
+            share.image_by_hash,
+            share.limits,
+            share.sharex_config,
+            share.oembed,
             files.image_file,
             files.image_thumbnail,
             jobs.submit_thumbnail,
@@ -120,7 +124,7 @@ def create_app(settings: Settings) -> Litestar:
     )
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
     app = Litestar(
-        route_handlers=[api, *ui_handlers(ui_dir)],
+        route_handlers=[api, share.share_page, share.share_page_without_id, *ui_handlers(ui_dir)],
         lifespan=[lifespan],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers={
