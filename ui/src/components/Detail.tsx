@@ -4,7 +4,7 @@ import { withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
-import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
+import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
@@ -206,43 +206,72 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
   );
 }
 
-/** "Copy link" copies `file_url` made absolute: the CDN URL as it is, or the proxy path on this page's origin. */
+/**
+ * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
+ * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page.
+ */
 function ShareLink({ image }: { image: Image }) {
-  const link = absoluteUrl(image.file_url);
   const [copied, setCopied] = useState<string | null>(null);
-  const linkField = useRef<HTMLInputElement>(null);
+  return (
+    <section class="share" aria-label="Share">
+      <CopyRow
+        id="share-link"
+        label="Link"
+        button="Copy link"
+        value={absoluteUrl(image.file_url)}
+        onCopied={(how) => setCopied(how === "clipboard" ? "Link copied to the clipboard" : how)}
+      />
+      <CopyRow
+        id="share-page-link"
+        label="Page link (unfurls in chat)"
+        button="Copy page link"
+        value={sharePageUrl(image.id)}
+        onCopied={(how) => setCopied(how === "clipboard" ? "Page link copied to the clipboard" : how)}
+      />
+      <p class="copy-status" role="status">
+        {copied}
+      </p>
+    </section>
+  );
+}
+
+function CopyRow(props: {
+  id: string;
+  label: string;
+  button: string;
+  value: string;
+  onCopied: (how: "clipboard" | string) => void;
+}) {
+  const field = useRef<HTMLInputElement>(null);
 
   async function copy(): Promise<void> {
     try {
-      await navigator.clipboard.writeText(link);
-      setCopied("Link copied to the clipboard");
+      await navigator.clipboard.writeText(props.value);
+      props.onCopied("clipboard");
     } catch {
       // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
-      linkField.current?.focus();
-      linkField.current?.select();
-      setCopied("Press Ctrl+C to copy the selected link");
+      field.current?.focus();
+      field.current?.select();
+      props.onCopied("Press Ctrl+C to copy the selected link");
     }
   }
 
   return (
-    <section class="share" aria-label="Share">
-      <label class="label" for="share-link">
-        Link
+    <>
+      <label class="label" for={props.id}>
+        {props.label}
       </label>
       <div class="copy-row">
-        <input id="share-link" ref={linkField} class="link-field" type="text" readOnly value={link} />
+        <input id={props.id} ref={field} class="link-field" type="text" readOnly value={props.value} />
         <button type="button" class="button primary" onClick={copy}>
           <svg viewBox="0 0 20 20" aria-hidden="true">
             <rect x="7" y="7" width="10" height="10" rx="2" />
             <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
           </svg>
-          Copy link
+          {props.button}
         </button>
       </div>
-      <p class="copy-status" role="status">
-        {copied}
-      </p>
-    </section>
+    </>
   );
 }
 
