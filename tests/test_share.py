@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
 from html.parser import HTMLParser
@@ -11,8 +12,7 @@ from urllib.parse import quote
 import pytest
 from litestar.testing import AsyncTestClient
 
-from reactbin.db.images import ImageRow
-from reactbin.routes.schemas import image_out
+from reactbin.domain.share_cards import ShareCard
 from reactbin.routes.share import render_share_page
 from reactbin.urls import UrlResolver
 from tests.conftest import AppFactory, fixture_bytes, upload
@@ -112,30 +112,22 @@ async def test_cdn_urls_are_used_as_they_are(make_client: AppFactory) -> None:
         assert image["file_url"].startswith("https://cdn.example.com/images/")
 
 
-def _video_row() -> ImageRow:
-    import datetime as dt
-
-    return ImageRow(
+def _video_card() -> ShareCard:
+    return ShareCard(
         id=uuid.uuid4(),
-        hash="a" * 64,
         filename="clip.mp4",
         mime_type="video/mp4",
-        size_bytes=1000,
         width=640,
         height=360,
         storage_key="images/" + "a" * 64 + ".mp4",
         thumbnail_key="thumbnails/v1/" + "a" * 64 + ".webp",
-        thumbnail_hash=None,
-        thumbnail_size_bytes=None,
-        created_at=dt.datetime.now(dt.UTC),
-        tags=["dance"],
     )
 
 
 def test_video_pages_carry_og_video_and_a_player_card() -> None:
     # Videos arrive with issue 9; the page decides by mime type alone, so a row is enough to check the tags.
-    row = _video_row()
-    page = parse(render_share_page(image_out(row, UrlResolver(None)), "https://react.example.com"))
+    row = _video_card()
+    page = parse(render_share_page(row, UrlResolver(None), "https://react.example.com"))
     file_url = f"https://react.example.com/api/v1/images/{row.id}/file"
     assert one(page, "og:video") == file_url
     assert one(page, "og:video:secure_url") == file_url
@@ -323,3 +315,17 @@ async def test_sharex_config_with_tokens_and_a_cdn(make_client: AppFactory) -> N
     assert config["RequestURL"] == "https://react.example.com/api/v1/images"
     assert config["URL"] == "$json:file_url$"  # CDN URLs are absolute already
     assert config["Headers"] == {"Authorization": "Bearer <your write token>"}
+
+
+async def test_a_deleted_image_stops_being_shared(client: AsyncTestClient[Any]) -> None:
+    image = (await upload(client, "photo.jpg")).json()
+    for _ in range(3):  # the first visit reads the database, the next ones come from memory
+        assert (await client.get(f"/i/{image['id']}")).status_code == 200
+    assert (await client.delete(f"/api/v1/images/{image['id']}")).status_code == 204
+
+    # The delete's NOTIFY reaches every process within moments; until then nothing else can have changed.
+    deadline = asyncio.get_running_loop().time() + 5
+    while (status := (await client.get(f"/i/{image['id']}")).status_code) == 200:
+        assert asyncio.get_running_loop().time() < deadline, "the deleted image's page is still served"
+        await asyncio.sleep(0.02)
+    assert status == 404

@@ -13,7 +13,9 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from reactbin.domain import images as library
+from reactbin.domain import sharing
 from reactbin.domain.resources import Resources
+from reactbin.domain.share_cards import ShareCard
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS
 from reactbin.errors import ImageNotFound, InvalidHash, InvalidUrl, UnknownUrl
 from reactbin.imaging import MAX_FRAMES, PIL_FORMATS
@@ -23,6 +25,7 @@ from reactbin.routes.schemas import Image, image_out
 from reactbin.settings import Settings
 from reactbin.urls import (
     API_PREFIX,
+    UrlResolver,
     absolute,
     app_detail_path,
     image_id_of_page,
@@ -235,11 +238,11 @@ async def share_page(
 ) -> Response[bytes]:
     """A tiny page with Open Graph and Twitter card tags for chat unfurls; people are sent on to the UI."""
     try:
-        image = image_out(await library.get_image(res, parse_image_id(image_id.strip("/"))), res.urls)
+        card = await sharing.share_card(res, parse_image_id(image_id.strip("/")))
     except ImageNotFound:
         return _not_found_page()
     origin = public_origin(res.settings, request)
-    body = render_share_page(image, origin).encode()
+    body = render_share_page(card, res.urls, origin).encode()
     return Response(body, media_type="text/html; charset=utf-8", headers={"cache-control": "public, max-age=60"})
 
 
@@ -252,12 +255,18 @@ def _not_found_page() -> Response[bytes]:
     return Response(_NOT_FOUND_PAGE, status_code=404, media_type="text/html; charset=utf-8")
 
 
-def render_share_page(image: Image, origin: str) -> str:
-    """The page's HTML; every value from the library is escaped."""
+def render_share_page(image: ShareCard, urls: UrlResolver, origin: str) -> str:
+    """The page's HTML; every value from the library is escaped.
+
+    Tags and caption text stay out of it on purpose: the card behind it is cached while the image exists, and
+    neither is needed to unfurl a reaction.
+    """
     page_url = f"{origin}{share_page_path(image.id)}"
-    file_url = absolute(image.file_url, origin)
+    file_url = absolute(urls.file_url(image.id, image.storage_key), origin)
+    thumbnail_url = urls.thumbnail_url(image.id, image.thumbnail_key)
     video = image.mime_type.startswith("video/")
-    description = " ".join(f"#{tag}" for tag in image.tags) or "A reaction from reactbin"
+    kind = image.mime_type.split("/")[-1].upper()
+    description = f"{kind}, {image.width}×{image.height}, on reactbin"
     meta: list[tuple[str, str, str]] = [
         ("property", "og:site_name", "reactbin"),
         ("property", "og:type", "video.other" if video else "website"),
@@ -271,8 +280,8 @@ def render_share_page(image: Image, origin: str) -> str:
         meta += [("property", f"og:video:{name}", value) for name, value in dimensions]
         if file_url.startswith("https://"):
             meta.append(("property", "og:video:secure_url", file_url))
-        if image.thumbnail_url:
-            poster = absolute(image.thumbnail_url, origin)
+        if thumbnail_url:
+            poster = absolute(thumbnail_url, origin)
             meta += [("property", "og:image", poster), ("name", "twitter:image", poster)]
         meta += [
             ("name", "twitter:card", "player"),
