@@ -87,19 +87,20 @@ def make_images(directory: Path, *, png: bool) -> ImageSet:
     return ImageSet(large_jpeg=large, small_jpeg=small, large_png=large_png)
 
 
-def reaction_jpeg(seed: int, *, width: int = 480, height: int = 360, quality: int = 76) -> bytes:
-    """A distinct ~100 KiB JPEG that looks like a small photo (gradient, shapes, grain), made in a few ms."""
+def reaction_jpeg(seed: int, *, width: int = 800, height: int = 600, quality: int = 85) -> bytes:
+    """A distinct ~100 KiB JPEG that looks like a small photo (gradient, shapes, light grain), made in a few ms."""
     rng = random.Random(seed)
     ramp = Image.linear_gradient("L").resize((width, height))
-    image = Image.merge(
-        "RGB", (ramp, ramp.transpose(Image.Transpose.ROTATE_180), ramp.transpose(Image.Transpose.FLIP_LEFT_RIGHT))
-    )
+    flip, turn = Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_180
+    image = Image.merge("RGB", (ramp, ramp.transpose(turn), ramp.transpose(flip)))
     draw = ImageDraw.Draw(image)
-    for _ in range(6):
-        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(20, 120)
+    for _ in range(12):
+        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(width // 20, width // 4)
         draw.ellipse((x - r, y - r, x + r, y + r), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
-    image = Image.blend(image, _noise(rng, width, height), 0.3)
-    return _jpeg(image, quality)
+    image = Image.blend(image, _noise(rng, width, height), 0.12)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)  # 4:2:0, as cameras and most tools write them
+    return out.getvalue()
 
 
 def reaction_folder(directory: Path, count: int, *, seed: int = 0) -> int:

@@ -95,7 +95,8 @@ def run_import_section(report: Report, bench: TransferBench, jobs_list: tuple[in
     section = "import"
     bench.start()
     report.note(
-        f"Import folder: {bench.count:,} distinct JPEGs, 480x360, {bench.folder_bytes / bench.count / 1024:.0f} KiB "
+        f"Import folder: {bench.count:,} distinct JPEGs, 800x600 (gradient, shapes, light grain), "
+        f"{bench.folder_bytes / bench.count / 1024:.0f} KiB "
         f"on average ({bench.folder_bytes / MIB:.0f} MiB), in 10 sub-folders; made in {bench.made_in:.0f} s. "
         "Server: one `reactbin serve` process (thumbnails are made in the upload request), SeaweedFS S3 and "
         "PostgreSQL on the same machine; `reactbin import` as a separate process, wall time including its start."
@@ -174,7 +175,7 @@ def run_share_section(report: Report, bench: TransferBench, *, seconds: int, thr
     ratio = share.requests_per_second / hello.requests_per_second
     report.add(
         section,
-        f"share page: GET /i/{{id}} (HTML with Open Graph tags; one indexed row read; {shape})",
+        f"share page: GET /i/{{id}} (HTML with Open Graph tags, card from memory; {shape})",
         line(share) + f" = {ratio:.0%} of hello-world",
         ">= 50% of hello-world",
         ratio >= 0.5 and not share.errors,

@@ -18,14 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-import httpx
-
-from reactbin.transfer.api import Unreachable, call, open_client
+from reactbin.transfer.api import ApiClient, Unreachable
 from reactbin.transfer.progress import Progress
 
 MANIFEST = "manifest.json"
 _PAGE = 200
-_CHUNK = 256 * 1024
 
 
 @dataclass
@@ -65,13 +62,13 @@ def _sha256_of(path: Path) -> str | None:
         return None
 
 
-async def _list_all(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+async def _list_all(client: ApiClient) -> list[dict[str, Any]]:
     images: list[dict[str, Any]] = []
     cursor: str | None = None
     while True:
         params: dict[str, Any] = {"limit": _PAGE} | ({"cursor": cursor} if cursor else {})
         try:
-            answer = await call(client, "GET", "/images", params=params)
+            answer = await client.call("GET", "/images", params=params)
         except Unreachable as exc:
             raise ExportError(f"cannot list the library: {exc}") from None
         if answer.status != 200 or not isinstance(answer.body, dict):
@@ -82,19 +79,16 @@ async def _list_all(client: httpx.AsyncClient) -> list[dict[str, Any]]:
             return images
 
 
-async def _download(client: httpx.AsyncClient, image: dict[str, Any], target: Path) -> None:
-    """Stream an original to `target` via a temp file, checking its hash; raises OSError or ValueError."""
+async def _download(client: ApiClient, image: dict[str, Any], target: Path) -> None:
+    """Stream an original to `target` via a temp file, checking its hash; raises OSError, ValueError, Unreachable."""
     fd, name = tempfile.mkstemp(prefix=".part-", dir=target.parent)
     temp = Path(name)
     try:
         digest = hashlib.sha256()
         with os.fdopen(fd, "wb") as out:
-            async with client.stream("GET", f"/images/{image['id']}/file") as response:
-                if response.status_code != 200:
-                    raise ValueError(f"the server answered {response.status_code}")
-                async for chunk in response.aiter_bytes(_CHUNK):
-                    digest.update(chunk)
-                    await asyncio.to_thread(out.write, chunk)
+            async for chunk in client.stream(f"/images/{image['id']}/file"):
+                digest.update(chunk)
+                await asyncio.to_thread(out.write, chunk)
         if digest.hexdigest() != image["hash"]:
             raise ValueError("the downloaded bytes do not match the image's hash")
         await asyncio.to_thread(temp.replace, target)
@@ -129,7 +123,7 @@ async def run_export(
     summary = ExportSummary()
     files = directory / "files"
     files.mkdir(parents=True, exist_ok=True)
-    async with open_client(server, token, connections=jobs, timeout=timeout) as client:
+    async with ApiClient(server, token, connections=jobs, timeout=timeout) as client:
         images = await _list_all(client)
         progress = Progress(len(images), stream)
         entries: list[dict[str, Any]] = []
@@ -146,7 +140,7 @@ async def run_export(
                 else:
                     try:
                         await _download(client, image, target)
-                    except (OSError, ValueError, httpx.TransportError) as exc:
+                    except (OSError, ValueError, Unreachable) as exc:
                         summary.failed.append((str(image.get("filename")), f"{image['id']}: {exc}"))
                         progress.advance("failed")
                         continue

@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, TextIO
 
-import httpx
-
-from reactbin.transfer.api import Answer, Unreachable, call, open_client
+from reactbin.transfer.api import Answer, ApiClient, Unreachable, Upload
 from reactbin.transfer.progress import Progress
 from reactbin.transfer.walk import Candidate, Problem
 
@@ -87,10 +85,10 @@ class ServerLimits:
     token_accepted: bool | None
 
 
-async def check_server(client: httpx.AsyncClient, server: str, token: str | None) -> ServerLimits:
+async def check_server(client: ApiClient, server: str, token: str | None) -> ServerLimits:
     """Ask `GET /limits` once before any file is touched: a wrong token or an absent server stops the run here."""
     try:
-        answer = await call(client, "GET", "/limits")
+        answer = await client.call("GET", "/limits")
     except Unreachable as exc:
         raise Fatal(f"cannot reach {server}: {exc}") from None
     if answer.status == 404:  # a server from before /limits: every rule still applies per upload
@@ -162,7 +160,7 @@ def _read(path: Path) -> tuple[bytes, str]:
 class _Run:
     def __init__(
         self,
-        client: httpx.AsyncClient,
+        client: ApiClient,
         limits: ServerLimits,
         summary: Summary,
         progress: Progress,
@@ -183,14 +181,14 @@ class _Run:
             self.summary.rejected.append((path, reason or "rejected"))
         self.progress.advance(outcome)
 
-    async def request(self, method: str, path: str, **kwargs: Any) -> Answer:
+    async def request(self, method: str, path: str, *, json_body: Any = None, upload: Upload | None = None) -> Answer:
         """A request that waits out rate limits and counts unreachable answers toward "the server is gone"."""
         waited = 0.0
         while True:
             if self.server_gone is not None:
                 raise Unreachable(self.server_gone)
             try:
-                answer = await call(self.client, method, path, **kwargs)
+                answer = await self.client.call(method, path, json_body=json_body, upload=upload)
             except Unreachable as exc:
                 self.unreachable_in_a_row += 1
                 if self.unreachable_in_a_row >= _DOWN_AFTER:
@@ -236,14 +234,11 @@ class _Run:
         if known.status not in (404, 405):  # 405: a server from before by-hash; the upload decides
             return REJECTED, f"{known.code or known.status}: {known.detail}"
 
-        form = {
-            "files": {"file": (item.filename or item.path.name, data, "application/octet-stream")},
-            "data": {"tags": ",".join(item.tags)} if item.tags else None,
-        }
-        answer = await self.request("POST", "/images", **form)
+        form = Upload(item.filename or item.path.name, data, ",".join(item.tags) or None)
+        answer = await self.request("POST", "/images", upload=form)
         if answer.status >= 500:
             await asyncio.sleep(1.0)  # one retry: the server dedupes by hash, so a repeat is never a second image
-            answer = await self.request("POST", "/images", **form)
+            answer = await self.request("POST", "/images", upload=form)
         if answer.status in (200, 201) and isinstance(answer.body, dict):
             problem = await self._complete(item, answer.body)
             if problem:
@@ -259,13 +254,13 @@ class _Run:
         have = set(image.get("tags") or [])
         missing = [tag for tag in item.tags if tag not in have]
         if missing:
-            answer = await self.request("PATCH", f"/images/{image_id}/tags", json={"tags": [*have, *missing]})
+            answer = await self.request("PATCH", f"/images/{image_id}/tags", json_body={"tags": [*have, *missing]})
             if answer.status != 200:
                 return (
                     f"already stored, but its tags could not be added: {answer.code or answer.status}: {answer.detail}"
                 )
         if item.text is not None and image.get("text") != item.text:
-            answer = await self.request("PATCH", f"/images/{image_id}", json={"text": item.text})
+            answer = await self.request("PATCH", f"/images/{image_id}", json_body={"text": item.text})
             if answer.status in (404, 405) and answer.code != "image_not_found":
                 self.summary.notes.append((item.path, "caption text not restored: this server has no caption text"))
             elif answer.status != 200:
@@ -298,7 +293,7 @@ async def run_import(
     """
     summary = Summary(total=len(items) + len(problems))
     started = time.monotonic()
-    async with open_client(server, token, connections=jobs, timeout=timeout) as client:
+    async with ApiClient(server, token, connections=jobs, timeout=timeout) as client:
         limits = await check_server(client, server, token)
         progress = Progress(summary.total, stream)
         run = _Run(client, limits, summary, progress)
