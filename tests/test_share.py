@@ -256,7 +256,8 @@ async def test_by_hash_of_a_plain_upload(client: AsyncTestClient[Any]) -> None:
 async def test_by_hash_refuses_malformed_hashes(client: AsyncTestClient[Any], sha256: str) -> None:
     response = await client.get(f"/api/v1/images/by-hash/{quote(sha256)}")
     assert response.status_code == 400
-    assert response.json()["code"] == "invalid_hash"
+    assert response.json()["code"] == "validation_error"
+    assert "sha256" in response.json()["detail"]
 
 
 async def test_limits_describe_the_server(make_client: AppFactory) -> None:

@@ -42,12 +42,6 @@ class InvalidCursor(ReactbinError):
     detail = "The cursor is malformed or was not issued by this service"
 
 
-class InvalidHash(ReactbinError):
-    status_code = 400
-    code = "invalid_hash"
-    detail = "A content hash is 64 hexadecimal digits (SHA-256)"
-
-
 class InvalidUrl(ReactbinError):
     status_code = 400
     code = "invalid_url"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from reactbin.domain import sharing
 from reactbin.domain.resources import Resources
 from reactbin.domain.share_cards import ShareCard
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS
-from reactbin.errors import ImageNotFound, InvalidHash, InvalidUrl, UnknownUrl
+from reactbin.errors import ImageNotFound, InvalidUrl, UnknownUrl
 from reactbin.imaging import MAX_FRAMES, PIL_FORMATS
 from reactbin.routes.access import token_accepted
 from reactbin.routes.images import errors, parse_image_id
@@ -33,7 +32,7 @@ from reactbin.urls import (
     share_page_path,
 )
 
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
 SHAREX_TOKEN_PLACEHOLDER = "Bearer <your write token>"  # noqa: S105 - shown to people, not a secret
 
 
@@ -57,10 +56,9 @@ def public_origin(settings: Settings, request: Request[Any, Any, Any]) -> str:
     responses=errors(400, 404, 503),
 )
 async def image_by_hash(
-    res: NamedDependency[Resources], sha256: Annotated[str, PathParameter(description="SHA-256, 64 hex digits")]
+    res: NamedDependency[Resources],
+    sha256: Annotated[str, PathParameter(description="SHA-256, 64 hex digits", pattern=SHA256_PATTERN)],
 ) -> Image:
-    if not _SHA256.match(sha256):
-        raise InvalidHash()
     return image_out(await library.find_by_hash(res, sha256.lower()), res.urls)
 
 
