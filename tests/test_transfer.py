@@ -21,6 +21,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from reactbin.transfer.walk import folder_tag
 from tests.conftest import FIXTURES, S3Server
 from tests.live import Server, run_server
 
@@ -317,3 +318,20 @@ async def test_server_going_away_mid_run_reports_every_file(
     assert sum(counts) == 120, first
     unreachable = [line for line in stdout.splitlines() if "not imported:" in line]
     assert len(unreachable) == counts[2] > 0
+
+
+@pytest.mark.parametrize(
+    ("folder", "tag"),
+    [
+        ("Cats", "cats"),
+        ("Old Stuff (2019)", "old-stuff-2019"),
+        ("  thumbs   up  ", "thumbs-up"),
+        ("ünïcode Ok", "ünïcode-ok"),
+        ("a/b", "a-b"),
+        ("...", ""),
+        ("x" * 80, "x" * 64),
+        ("tag:cat.v2", "tag:cat.v2"),
+    ],
+)
+def test_folder_names_become_tags(folder: str, tag: str) -> None:
+    assert folder_tag(folder) == tag
