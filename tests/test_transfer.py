@@ -77,6 +77,7 @@ def build_tree(root: Path) -> dict[str, Any]:
     (root / "big.png").write_bytes(image_bytes(6, size=(8, 8)) + os.urandom(UPLOAD_LIMIT))
     (root / "dangling.png").symlink_to(root / "nowhere.png")
     (root / "dogs" / "loop").symlink_to(root)
+    os.mkfifo(root / "pipe.png")  # reading it would block forever
     return {
         "tags": {
             "a.png": ["cats", "smug"],
@@ -92,6 +93,7 @@ def build_tree(root: Path) -> dict[str, Any]:
             "big.png": "file_too_large",
             "dangling.png": "broken symbolic link",
             "loop": "symbolic link loop",
+            "pipe.png": "not a regular file",
         },
     }
 
@@ -121,7 +123,7 @@ async def test_import_a_tree_then_rerun_sends_nothing_twice(server: Server, tmp_
     first = run_cli("import", str(root), "--tags-from-folders", "--jobs", "3", "--server", server.url)
 
     assert first.returncode == 1, first.stderr
-    assert summary_line(first.stdout).startswith("imported 5, duplicates 1, rejected 6 of 12 file(s)")
+    assert summary_line(first.stdout).startswith("imported 5, duplicates 1, rejected 7 of 13 file(s)")
     rejected = {line.strip().split(": ", 1)[0]: line for line in first.stdout.splitlines() if line.startswith("  ")}
     for name, reason in expected["rejected"].items():
         line = next(text for path, text in rejected.items() if path.endswith("/" + name))
@@ -134,7 +136,7 @@ async def test_import_a_tree_then_rerun_sends_nothing_twice(server: Server, tmp_
     second = run_cli("import", str(root), "--tags-from-folders", "--jobs", "3", "--server", server.url)
 
     assert second.returncode == 1  # the rejects are still rejects
-    assert summary_line(second.stdout).startswith("imported 0, duplicates 6, rejected 6 of 12 file(s)")
+    assert summary_line(second.stdout).startswith("imported 0, duplicates 6, rejected 7 of 13 file(s)")
     assert await library(server) == images
     # Known files (gps.jpg too, whose stored bytes differ from the file) were never sent again. Of the rejects,
     # empty.png and big.png are refused locally (from GET /limits); notes.txt and truncated.jpg need the server.

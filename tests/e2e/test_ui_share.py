@@ -59,7 +59,7 @@ async def test_paste_anywhere_uploads_with_progress_rows(session: Session, app: 
 
 
 async def test_copy_link_copy_page_link_and_the_share_page(session: Session, app: Server) -> None:
-    image = await app.upload("smug.png", make_image(41, (320, 200)), tags="smug")
+    image = await app.upload("smug.jpg", make_image(41, (320, 200), fmt="JPEG"), tags="smug")
     await session.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=app.url)
     page = session.page
     await page.goto(f"/images/{image['id']}")
@@ -74,11 +74,23 @@ async def test_copy_link_copy_page_link_and_the_share_page(session: Session, app
     assert page_link == f"{app.url}/i/{image['id']}"
     await expect(page.get_by_label("Page link (unfurls in chat)")).to_have_value(page_link)
 
+    # Copy image: the still's pixels, as PNG (what clipboards take), converted from the JPEG.
+    await page.get_by_role("button", name="Copy image").click()
+    await expect(page.get_by_text("Image copied")).to_be_visible()
+    copied = await page.evaluate(
+        """async () => {
+            const [item] = await navigator.clipboard.read();
+            const bitmap = await createImageBitmap(await item.getType("image/png"));
+            return [item.types, bitmap.width, bitmap.height];
+        }"""
+    )
+    assert copied == [["image/png"], 320, 200]
+
     # A person opening the page link lands on the image's page in the UI.
     await page.goto("about:blank")
     await page.goto(page_link)
     await expect(page).to_have_url(f"{app.url}/images/{image['id']}")
-    await expect(page.get_by_role("heading", name="smug.png")).to_be_visible()
+    await expect(page.get_by_role("heading", name="smug.jpg")).to_be_visible()
 
 
 async def test_sharex_config_download(session: Session, app: Server) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 SIDECAR_SUFFIX = ".tags.txt"
 _MAX_TAG_LENGTH = 64
 _NOT_TAG_CHARACTERS = re.compile(r"[^\w:.-]+")
+_NOT_REGULAR = "not a regular file (a device, socket or pipe)"
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,8 @@ def find_files(paths: list[Path], *, extra_tags: tuple[str, ...] = (), tags_from
             _walk(root, (), {(info.st_dev, info.st_ino)}, found, extra_tags, tags_from_folders)
         elif root.name.endswith(SIDECAR_SUFFIX):
             continue
+        elif not stat.S_ISREG(info.st_mode):
+            found.problems.append(Problem(root, _NOT_REGULAR))
         else:
             found.files.append(Candidate(root, _merge(extra_tags, sidecar_tags(root))))
     return found
@@ -122,6 +125,6 @@ def _walk(
         elif entry.name.endswith(SIDECAR_SUFFIX):
             continue
         elif not stat.S_ISREG(info.st_mode):
-            found.problems.append(Problem(path, "not a regular file (a device, socket or pipe)"))
+            found.problems.append(Problem(path, _NOT_REGULAR))
         else:
             found.files.append(Candidate(path, _merge(extra_tags, folder_tags, sidecar_tags(path))))

@@ -228,10 +228,53 @@ function ShareLink({ image }: { image: Image }) {
         value={sharePageUrl(image.id)}
         onCopied={(how) => setCopied(how === "clipboard" ? "Page link copied to the clipboard" : how)}
       />
+      {canCopyBytes(image) && (
+        <button
+          type="button"
+          class="button copy-image"
+          onClick={() =>
+            void copyImage(image).then(
+              () => setCopied("Image copied to the clipboard"),
+              (err: unknown) => setCopied(`Could not copy the image: ${messageOf(err)}`),
+            )
+          }
+        >
+          Copy image
+        </button>
+      )}
       <p class="copy-status" role="status">
         {copied}
       </p>
     </section>
+  );
+}
+
+/** Stills served from this origin: their bytes can be read here and put on the clipboard (as PNG, which is what
+ * clipboards take). Animations would lose their motion, and a CDN's bytes are outside what this page may fetch. */
+function canCopyBytes(image: Image): boolean {
+  return ["image/jpeg", "image/png", "image/webp"].includes(image.mime_type) && isSameOrigin(image.file_url);
+}
+
+async function copyImage(image: Image): Promise<void> {
+  // The item is built at once with a promise of its bytes, so the click's permission to write still holds.
+  const png = fetch(image.file_url)
+    .then((response) => {
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      return response.blob();
+    })
+    .then((blob) => (blob.type === "image/png" ? blob : toPng(blob)));
+  await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
+}
+
+async function toPng(blob: Blob): Promise<Blob> {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext("2d")?.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((png) => (png ? resolve(png) : reject(new Error("the image could not be converted"))), "image/png"),
   );
 }
 
