@@ -108,13 +108,19 @@ class WriteAccess:
         await self._app(scope, receive, send)
 
     def _authorised(self, scope: Scope) -> bool:
-        presented = b""
+        authorization = b""
         for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                presented = value[7:].strip()
-        # Compare against every token, always: the time taken says nothing about which one nearly matched.
-        matches = [hmac.compare_digest(presented, token) for token in self._tokens]
-        return bool(presented) and any(matches)
+            if name == b"authorization":
+                authorization = value
+        return token_accepted(authorization, self._tokens)
+
+
+def token_accepted(authorization: bytes, tokens: list[bytes]) -> bool:
+    """Whether an `Authorization` header value carries one of `tokens` as a Bearer token."""
+    presented = authorization[7:].strip() if authorization[:7].lower() == b"bearer " else b""
+    # Compare against every token, always: the time taken says nothing about which one nearly matched.
+    matches = [hmac.compare_digest(presented, token) for token in tokens]
+    return bool(presented) and any(matches)
 
 
 class UploadRateLimit:

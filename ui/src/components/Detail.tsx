@@ -4,7 +4,7 @@ import { withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
-import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
+import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
@@ -206,43 +206,115 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
   );
 }
 
-/** "Copy link" copies `file_url` made absolute: the CDN URL as it is, or the proxy path on this page's origin. */
+/**
+ * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
+ * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page.
+ */
 function ShareLink({ image }: { image: Image }) {
-  const link = absoluteUrl(image.file_url);
   const [copied, setCopied] = useState<string | null>(null);
-  const linkField = useRef<HTMLInputElement>(null);
+  return (
+    <section class="share" aria-label="Share">
+      <CopyRow
+        id="share-link"
+        label="Link"
+        button="Copy link"
+        value={absoluteUrl(image.file_url)}
+        onCopied={(how) => setCopied(how === "clipboard" ? "Link copied to the clipboard" : how)}
+      />
+      <CopyRow
+        id="share-page-link"
+        label="Page link (unfurls in chat)"
+        button="Copy page link"
+        value={sharePageUrl(image.id)}
+        onCopied={(how) => setCopied(how === "clipboard" ? "Page link copied to the clipboard" : how)}
+      />
+      {canCopyBytes(image) && (
+        <button
+          type="button"
+          class="button copy-image"
+          onClick={() =>
+            void copyImage(image).then(
+              () => setCopied("Image copied to the clipboard"),
+              (err: unknown) => setCopied(`Could not copy the image: ${messageOf(err)}`),
+            )
+          }
+        >
+          Copy image
+        </button>
+      )}
+      <p class="copy-status" role="status">
+        {copied}
+      </p>
+    </section>
+  );
+}
+
+/** Stills served from this origin: their bytes can be read here and put on the clipboard (as PNG, which is what
+ * clipboards take). Animations would lose their motion, and a CDN's bytes are outside what this page may fetch. */
+function canCopyBytes(image: Image): boolean {
+  return ["image/jpeg", "image/png", "image/webp"].includes(image.mime_type) && isSameOrigin(image.file_url);
+}
+
+async function copyImage(image: Image): Promise<void> {
+  // The item is built at once with a promise of its bytes, so the click's permission to write still holds.
+  const png = fetch(image.file_url)
+    .then((response) => {
+      if (!response.ok) throw new Error(`the server answered ${response.status}`);
+      return response.blob();
+    })
+    .then((blob) => (blob.type === "image/png" ? blob : toPng(blob)));
+  await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
+}
+
+async function toPng(blob: Blob): Promise<Blob> {
+  const bitmap = await createImageBitmap(blob);
+  const canvas = document.createElement("canvas");
+  canvas.width = bitmap.width;
+  canvas.height = bitmap.height;
+  canvas.getContext("2d")?.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((png) => (png ? resolve(png) : reject(new Error("the image could not be converted"))), "image/png"),
+  );
+}
+
+function CopyRow(props: {
+  id: string;
+  label: string;
+  button: string;
+  value: string;
+  onCopied: (how: "clipboard" | string) => void;
+}) {
+  const field = useRef<HTMLInputElement>(null);
 
   async function copy(): Promise<void> {
     try {
-      await navigator.clipboard.writeText(link);
-      setCopied("Link copied to the clipboard");
+      await navigator.clipboard.writeText(props.value);
+      props.onCopied("clipboard");
     } catch {
       // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
-      linkField.current?.focus();
-      linkField.current?.select();
-      setCopied("Press Ctrl+C to copy the selected link");
+      field.current?.focus();
+      field.current?.select();
+      props.onCopied("Press Ctrl+C to copy the selected link");
     }
   }
 
   return (
-    <section class="share" aria-label="Share">
-      <label class="label" for="share-link">
-        Link
+    <>
+      <label class="label" for={props.id}>
+        {props.label}
       </label>
       <div class="copy-row">
-        <input id="share-link" ref={linkField} class="link-field" type="text" readOnly value={link} />
+        <input id={props.id} ref={field} class="link-field" type="text" readOnly value={props.value} />
         <button type="button" class="button primary" onClick={copy}>
           <svg viewBox="0 0 20 20" aria-hidden="true">
             <rect x="7" y="7" width="10" height="10" rx="2" />
             <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
           </svg>
-          Copy link
+          {props.button}
         </button>
       </div>
-      <p class="copy-status" role="status">
-        {copied}
-      </p>
-    </section>
+    </>
   );
 }
 
