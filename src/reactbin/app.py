@@ -108,6 +108,7 @@ def create_app(settings: Settings) -> Litestar:
             images.replace_tags,
             files.image_file,
             files.image_thumbnail,
+            files.image_preview,
             jobs.submit_thumbnail,
             jobs.list_jobs,
             jobs.get_job,
