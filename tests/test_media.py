@@ -204,3 +204,22 @@ def test_placeholder_of_a_thumbnail_is_fast() -> None:
     placeholder = placeholder_of(data)
     assert time.perf_counter() - started < 0.5
     assert placeholder == placeholder_of(data)
+
+
+def test_a_probe_past_its_deadline_is_a_422_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reactbin.media import probe
+
+    monkeypatch.setattr(probe, "PROBE_SECONDS", 1e-6)
+    with pytest.raises(ReactbinError) as caught:
+        analyse_media(MEDIA / "h264.mp4", 64_000_000, 60)
+    assert (caught.value.status_code, caught.value.code) == (422, "media_timeout")
+
+
+@pytest.mark.parametrize(("name", "mime"), [("ten-seconds.mp4", "video/mp4"), ("animated.gif", "image/gif")])
+def test_a_preview_past_its_deadline_is_given_up(monkeypatch: pytest.MonkeyPatch, name: str, mime: str) -> None:
+    from reactbin.media import frames
+
+    monkeypatch.setattr(frames, "DECODE_SECONDS", 1e-6)
+    with pytest.raises(ReactbinError) as caught:
+        make_preview(MEDIA / name, mime)
+    assert caught.value.code == "media_timeout"
