@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -216,3 +219,17 @@ async def test_reindex_queues_work_that_a_worker_does(make_client: AppFactory, d
 
     assert (image["kind"], image["frame_count"], image["duration_ms"]) == ("animated", 6, 600)
     assert image["placeholder"]
+
+
+def test_reindex_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "STORAGE_"))}
+    env["STORAGE_DIR"] = str(tmp_path / "objects")
+    command = [sys.executable, "-m", "reactbin.cli", "reindex", "--data-dir", str(tmp_path / "data")]
+
+    unsaid = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run([*command, "--media"], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    assert unsaid.returncode == 2
+    assert "--media" in unsaid.stderr
+    assert done.returncode == 0, done.stderr
+    assert "queued media work for 0 image(s)" in done.stdout
