@@ -116,6 +116,7 @@ def create_app(settings: Settings) -> Litestar:
             share.oembed,
             files.image_file,
             files.image_thumbnail,
+            files.image_preview,
             jobs.submit_thumbnail,
             jobs.list_jobs,
             jobs.get_job,

@@ -1,5 +1,5 @@
-"""`reactbin serve | migrate | dev | worker | fsck | openapi | import | export`: the only place that reads the
-environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
+reads the environment."""
 
 from __future__ import annotations
 
@@ -53,6 +53,17 @@ def main(argv: list[str] | None = None) -> None:
     fsck.add_argument("--repair", action="store_true", help="regenerate missing thumbnails, remove orphan objects")
     fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
+    reindex = commands.add_parser(
+        "reindex", help="queue background work for existing images (workers do it); safe while serving"
+    )
+    reindex.add_argument(
+        "--media",
+        action="store_true",
+        help="probe media kind, duration and sound; make missing placeholders and previews",
+    )
+    reindex.add_argument("--all", action="store_true", help="every image, not only those that lack something")
+    reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
     importer = commands.add_parser(
@@ -99,6 +110,10 @@ def main(argv: list[str] | None = None) -> None:
             _run_worker(_require_database(settings), concurrency)
         elif args.command == "fsck":
             raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
+        elif args.command == "reindex":
+            if not args.media:
+                raise ConfigError("say what to reindex: --media")
+            _reindex(settings, args.data_dir, everything=args.all)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -335,8 +350,10 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     sections = [
         ("images whose original is missing", report.missing_originals),
         ("images without a thumbnail", report.missing_thumbnails),
+        ("images without their preview, placeholder or media facts", report.missing_media),
         ("objects no image references", report.orphan_objects),
         ("thumbnails regenerated", report.thumbnails_regenerated),
+        ("previews, placeholders and media facts made", report.media_repaired),
         ("orphans removed", report.orphans_removed),
         ("repairs that failed", report.repair_failures),
     ]
@@ -350,6 +367,19 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     elif not repair:
         print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
+
+
+def _reindex(settings: Settings, data_dir: Path, *, everything: bool) -> None:
+    from reactbin.domain.media import queue_reindex
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> int:
+        async with open_resources(local, serving=False) as res:
+            return await queue_reindex(res, everything=everything)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        queued = asyncio.run(run(local))
+    print(f"queued media work for {queued} image(s); `reactbin worker` (or serve/dev) processes it")
 
 
 def _print_openapi(settings: Settings) -> None:

@@ -64,6 +64,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """The service's externally visible origin (`PUBLIC_URL`), for absolute links in share pages, oEmbed and ShareX."""
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
+    max_video_seconds: float = 60.0
     db_pool_max: int = 20
     db_connect_timeout: float = 5.0
     db_command_timeout: float = 10.0
@@ -138,6 +139,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             public_url=public_url,
             max_upload_bytes=reader.number("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, int, minimum=1),
             max_image_pixels=reader.number("MAX_IMAGE_PIXELS", 64_000_000, int, minimum=1),
+            max_video_seconds=reader.number("MAX_VIDEO_SECONDS", 60.0, float, minimum=0.1),
             db_pool_max=reader.number("DB_POOL_MAX", 20, int, minimum=1),
             db_connect_timeout=reader.number("DB_CONNECT_TIMEOUT", 5.0, float, minimum=0.1),
             db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),

@@ -60,6 +60,11 @@ class UrlResolver:
             return None
         return self._public(thumbnail_key) or f"{API_PREFIX}/images/{image_id}/thumbnail"
 
+    def preview_url(self, image_id: uuid.UUID, preview_key: str | None) -> str | None:
+        if preview_key is None:
+            return None
+        return self._public(preview_key) or f"{API_PREFIX}/images/{image_id}/preview"
+
     def job_thumbnail_url(self, job_id: uuid.UUID, key: str) -> str:
         return self._public(key) or f"{API_PREFIX}/jobs/{job_id}/thumbnail/file"
 

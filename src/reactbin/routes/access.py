@@ -171,10 +171,13 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, public_base_url: str | None) -> None:
         self._app = app
-        images = "'self' data: blob:" + (f" {public_base_url}" if public_base_url else "")
+        cdn = f" {public_base_url}" if public_base_url else ""
+        # Videos play from the CDN too (media-src); "Copy image" fetches a still's bytes (connect-src), which
+        # works from a CDN that answers CORS and otherwise falls back to copying the link.
         self._page_csp = (
-            f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            f"default-src 'self'; img-src 'self' data: blob:{cdn}; media-src 'self'{cdn}; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            f"connect-src 'self'{cdn}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -102,6 +102,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{image_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the looping animated WebP preview of an animation or video */
+        get: operations["ApiV1ImagesImageIdPreviewGetImagePreview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Download the looping animated WebP preview of an animation or video */
+        head: operations["ApiV1ImagesImageIdPreviewHeadImagePreview"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}/tags": {
         parameters: {
             query?: never;
@@ -368,13 +386,20 @@ export interface components {
         Image: {
             /** Format: date-time */
             created_at: string;
+            duration_ms: number | null;
             file_url: string;
             filename: string;
+            frame_count: number | null;
+            has_audio: boolean;
             hash: string;
             height: number;
             /** Format: uuid */
             id: string;
+            /** @enum {string} */
+            kind: "still" | "animated" | "video";
             mime_type: string;
+            placeholder: string | null;
+            preview_url: string | null;
             size_bytes: number;
             storage_key: string;
             tags: string[];
@@ -509,13 +534,20 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             duplicate: boolean;
+            duration_ms: number | null;
             file_url: string;
             filename: string;
+            frame_count: number | null;
+            has_audio: boolean;
             hash: string;
             height: number;
             /** Format: uuid */
             id: string;
+            /** @enum {string} */
+            kind: "still" | "animated" | "video";
             mime_type: string;
+            placeholder: string | null;
+            preview_url: string | null;
             size_bytes: number;
             storage_key: string;
             tags: string[];
@@ -1024,6 +1056,186 @@ export interface operations {
         };
     };
     ApiV1ImagesImageIdFileHeadImageFile: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description A byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdPreviewGetImagePreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description A byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdPreviewHeadImagePreview: {
         parameters: {
             query?: never;
             header?: never;

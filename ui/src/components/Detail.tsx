@@ -4,6 +4,7 @@ import { withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
+import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../media";
 import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { Notice } from "./Notice";
@@ -79,6 +80,22 @@ export function Detail({ id }: { id: string }) {
 
 function ImageView({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
   const ratio = image.width / Math.max(image.height, 1);
+  const placeholder = placeholderUrl(image);
+  const [status, setStatus] = useState<string | null>(null);
+
+  // `c` copies (the image for stills, the link for motion) unless the user is typing.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "c" || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target;
+      if (target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select")))
+        return;
+      event.preventDefault();
+      copyImage(image).then(setStatus, (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`));
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [image]);
   return (
     <article class="detail">
       <div class="stage">
@@ -89,21 +106,40 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
             width: `min(100%, ${image.width}px, calc(var(--stage-height) * ${ratio}))`,
           }}
         >
+          {placeholder && <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />}
           <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
-          <img
-            class="full"
-            src={image.file_url}
-            width={image.width}
-            height={image.height}
-            alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
-          />
+          {image.kind === "video" ? (
+            // Muted so browsers allow autoplay; the controls turn the sound on. No autoplay under reduced motion.
+            <video
+              class="full"
+              src={image.file_url}
+              poster={image.thumbnail_url ?? undefined}
+              width={image.width}
+              height={image.height}
+              autoPlay={!reducedMotion()}
+              muted
+              loop
+              playsInline
+              controls
+              preload="metadata"
+              aria-label={image.tags.length ? `Video tagged ${image.tags.join(", ")}` : image.filename}
+            />
+          ) : (
+            <img
+              class="full"
+              src={image.kind === "animated" && reducedMotion() ? thumbnailSrc(image) : image.file_url}
+              width={image.width}
+              height={image.height}
+              alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
+            />
+          )}
         </div>
       </div>
       <aside class="panel">
         <h1 class="filename" title={image.filename}>
           {image.filename}
         </h1>
-        <ShareLink image={image} />
+        <ShareLink image={image} status={status} setStatus={setStatus} />
         <TagEditor image={image} onChange={onChange} />
         <dl class="facts">
           <div>
@@ -118,8 +154,27 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           </div>
           <div>
             <dt>Type</dt>
-            <dd>{formatType(image.mime_type)}</dd>
+            <dd>
+              {formatType(image.mime_type)}
+              {image.kind === "animated" ? " (animated)" : ""}
+            </dd>
           </div>
+          {image.duration_ms !== null && (
+            <div>
+              <dt>Duration</dt>
+              <dd class="duration">{formatDuration(image.duration_ms)}</dd>
+            </div>
+          )}
+          {image.kind === "video" && (
+            <div>
+              <dt>Sound</dt>
+              <dd>
+                <span class={`sound-badge${image.has_audio ? " on" : ""}`}>
+                  {image.has_audio ? "Has sound" : "No sound"}
+                </span>
+              </dd>
+            </div>
+          )}
           <div>
             <dt>Uploaded</dt>
             <dd>
@@ -208,10 +263,19 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
 
 /**
  * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
- * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page.
+ * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page. "Copy
+ * image" puts a still's bytes on the clipboard as PNG (motion would be lost, so animations and videos copy their
+ * link and say why).
  */
-function ShareLink({ image }: { image: Image }) {
-  const [copied, setCopied] = useState<string | null>(null);
+function ShareLink({
+  image,
+  status,
+  setStatus,
+}: {
+  image: Image;
+  status: string | null;
+  setStatus: (text: string) => void;
+}) {
   return (
     <section class="share" aria-label="Share">
       <CopyRow
@@ -219,62 +283,34 @@ function ShareLink({ image }: { image: Image }) {
         label="Link"
         button="Copy link"
         value={absoluteUrl(image.file_url)}
-        onCopied={(how) => setCopied(how === "clipboard" ? "Link copied to the clipboard" : how)}
+        onCopied={(how) => setStatus(how === "clipboard" ? "Link copied to the clipboard" : how)}
       />
       <CopyRow
         id="share-page-link"
         label="Page link (unfurls in chat)"
         button="Copy page link"
         value={sharePageUrl(image.id)}
-        onCopied={(how) => setCopied(how === "clipboard" ? "Page link copied to the clipboard" : how)}
+        onCopied={(how) => setStatus(how === "clipboard" ? "Page link copied to the clipboard" : how)}
       />
-      {canCopyBytes(image) && (
+      <div class="copy-row">
         <button
           type="button"
-          class="button copy-image"
+          class="button"
           onClick={() =>
-            void copyImage(image).then(
-              () => setCopied("Image copied to the clipboard"),
-              (err: unknown) => setCopied(`Could not copy the image: ${messageOf(err)}`),
-            )
+            void copyImage(image).then(setStatus, (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`))
           }
+          title={image.kind === "still" ? "Copy the picture itself (PNG)" : "Motion is lost on the clipboard: copies the link"}
         >
           Copy image
         </button>
-      )}
+        <kbd class="hint" aria-hidden="true">
+          c
+        </kbd>
+      </div>
       <p class="copy-status" role="status">
-        {copied}
+        {status}
       </p>
     </section>
-  );
-}
-
-/** Stills served from this origin: their bytes can be read here and put on the clipboard (as PNG, which is what
- * clipboards take). Animations would lose their motion, and a CDN's bytes are outside what this page may fetch. */
-function canCopyBytes(image: Image): boolean {
-  return ["image/jpeg", "image/png", "image/webp"].includes(image.mime_type) && isSameOrigin(image.file_url);
-}
-
-async function copyImage(image: Image): Promise<void> {
-  // The item is built at once with a promise of its bytes, so the click's permission to write still holds.
-  const png = fetch(image.file_url)
-    .then((response) => {
-      if (!response.ok) throw new Error(`the server answered ${response.status}`);
-      return response.blob();
-    })
-    .then((blob) => (blob.type === "image/png" ? blob : toPng(blob)));
-  await navigator.clipboard.write([new ClipboardItem({ "image/png": png })]);
-}
-
-async function toPng(blob: Blob): Promise<Blob> {
-  const bitmap = await createImageBitmap(blob);
-  const canvas = document.createElement("canvas");
-  canvas.width = bitmap.width;
-  canvas.height = bitmap.height;
-  canvas.getContext("2d")?.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  return new Promise((resolve, reject) =>
-    canvas.toBlob((png) => (png ? resolve(png) : reject(new Error("the image could not be converted"))), "image/png"),
   );
 }
 

@@ -8,7 +8,7 @@ import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
 import { thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 
-const ACCEPT = "image/jpeg,image/png,image/gif,image/webp";
+const ACCEPT = "image/jpeg,image/png,image/apng,image/gif,image/webp,image/avif,video/mp4,video/webm";
 const PARALLEL = 3;
 
 type Status = "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
@@ -156,7 +156,7 @@ export function Upload() {
             <path d="M9 29v6a4 4 0 0 0 4 4h22a4 4 0 0 0 4-4v-6" />
           </svg>
           <p class="dropzone-title">{dragging ? "Drop to upload" : "Drop images here"}</p>
-          <p class="muted">JPEG, PNG, GIF or WebP · several at once</p>
+          <p class="muted">JPEG, PNG, GIF, WebP, AVIF, MP4 or WebM · several at once</p>
           <button type="button" class="button primary" disabled={!!tagError} onClick={() => picker.current?.click()}>
             Choose files…
           </button>
