@@ -216,9 +216,11 @@ async def test_wrong_or_missing_token_stops_before_anything_is_sent(
 ) -> None:
     root = tmp_path / "reactions"
     root.mkdir()
-    for seed in range(3):
+    for seed in range(6):
         (root / f"{seed}.png").write_bytes(image_bytes(100 + seed))
-    with run_server(database_url, s3_server, None, tmp_path, extra_env={"API_TOKENS": TOKEN}) as server:
+    # A tight upload rate limit too: the import waits it out instead of failing files.
+    env = {"API_TOKENS": TOKEN, "RATE_LIMIT_UPLOADS": "2/second"}
+    with run_server(database_url, s3_server, None, tmp_path, extra_env=env) as server:
         await server.reset()
         wrong = run_cli("import", str(root), "--server", server.url, "--token", "not-the-token-at-all")
         missing = run_cli("import", str(root), "--server", server.url, REACTBIN_TOKEN="")
@@ -231,7 +233,9 @@ async def test_wrong_or_missing_token_stops_before_anything_is_sent(
     assert missing.returncode == 2
     assert "needs a write token" in missing.stderr
     assert right.returncode == 0, right.stdout
-    assert count == 3
+    assert summary_line(right.stdout).startswith("imported 6, duplicates 0, rejected 0")
+    assert "the server limits uploads" in right.stderr
+    assert count == 6
 
 
 def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
