@@ -8,6 +8,7 @@ import io
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from reactbin.transfer.progress import Progress
 from reactbin.transfer.walk import folder_tag
 from tests.conftest import FIXTURES, S3Server
 from tests.live import Server, run_server
@@ -129,6 +131,8 @@ async def test_import_a_tree_then_rerun_sends_nothing_twice(server: Server, tmp_
         line = next(text for path, text in rejected.items() if path.endswith("/" + name))
         assert reason in line, line
     assert "left out 1 hidden" in first.stderr
+    # Not a terminal: plain progress lines with count, rate and time left, the last one complete.
+    assert re.search(r"^\[13/13\] 100% +[\d.]+ files/s  ETA 0s", first.stderr, re.MULTILINE), first.stderr
     images = await library(server)
     assert {name: image["tags"] for name, image in images.items()} == expected["tags"]
     posted = uploads_logged(server)
@@ -350,3 +354,22 @@ async def test_server_going_away_mid_run_reports_every_file(
 )
 def test_folder_names_become_tags(folder: str, tag: str) -> None:
     assert folder_tag(folder) == tag
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_one_updating_line() -> None:
+    terminal = FakeTerminal()
+    progress = Progress(3, terminal, interval=0)
+    progress.advance("imported")
+    progress.note("stopping: finishing the files in progress")
+    progress.advance("rejected")
+    progress.finish()
+    out = terminal.getvalue()
+    assert out.count("\n") == 2  # the note's own line, and the end of the progress line
+    assert out.endswith("\n")
+    last = out.rstrip("\n").rsplit("\r\x1b[K", 1)[-1]
+    assert re.fullmatch(r"\[2/3\]  66% +[\d.]+ files/s  ETA \d+s  1 imported · 1 rejected", last), last
