@@ -22,6 +22,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from reactbin.transfer.progress import Progress
 from reactbin.transfer.walk import folder_tag
 from tests.conftest import FIXTURES, S3Server
 from tests.live import Server, run_server
@@ -131,6 +132,8 @@ async def test_import_a_tree_then_rerun_sends_nothing_twice(server: Server, tmp_
         line = next(text for path, text in rejected.items() if path.endswith("/" + name))
         assert reason in line, line
     assert "left out 1 hidden" in first.stderr
+    # Not a terminal: plain progress lines with count, rate and time left, the last one complete.
+    assert re.search(r"^\[13/13\] 100% +[\d.]+ files/s  ETA 0s", first.stderr, re.MULTILINE), first.stderr
     images = await library(server)
     assert {name: image["tags"] for name, image in images.items()} == expected["tags"]
     posted = uploads_logged(server)
@@ -169,6 +172,11 @@ async def test_export_and_restore_into_an_empty_instance(
     again = run_cli("export", str(export), "--server", server.url)
     assert "0 downloaded, 5 already there" in again.stdout
 
+    # A caption text in the manifest is sent after the file; a server without captions is reported, not failed.
+    manifest["images"][0]["text"] = "THIS IS FINE"
+    (export / "manifest.json").write_text(json.dumps(manifest))
+    captioned = manifest["images"][0]["filename"]
+
     # An empty instance: a new bucket and an empty database.
     await server.reset()
     (tmp_path / "logs-restore").mkdir()
@@ -178,6 +186,10 @@ async def test_export_and_restore_into_an_empty_instance(
         assert summary_line(restored.stdout).startswith("imported 5, duplicates 0, rejected 0 of 5 file(s)")
         after = await library(fresh)
     assert set(after) == set(before)
+    assert after[captioned].get("text") == "THIS IS FINE" or (
+        f"{captioned}: caption text not restored: this server has no caption text"
+        in restored.stdout.replace(str(export / manifest["images"][0]["path"]), captioned)
+    )
     for name, image in before.items():
         assert (after[name]["hash"], after[name]["tags"], after[name]["mime_type"]) == (
             image["hash"],
@@ -218,9 +230,11 @@ async def test_wrong_or_missing_token_stops_before_anything_is_sent(
 ) -> None:
     root = tmp_path / "reactions"
     root.mkdir()
-    for seed in range(3):
+    for seed in range(6):
         (root / f"{seed}.png").write_bytes(image_bytes(100 + seed))
-    with run_server(database_url, s3_server, None, tmp_path, extra_env={"API_TOKENS": TOKEN}) as server:
+    # A tight upload rate limit too: the import waits it out instead of failing files.
+    env = {"API_TOKENS": TOKEN, "RATE_LIMIT_UPLOADS": "2/second"}
+    with run_server(database_url, s3_server, None, tmp_path, extra_env=env) as server:
         await server.reset()
         wrong = run_cli("import", str(root), "--server", server.url, "--token", "not-the-token-at-all")
         missing = run_cli("import", str(root), "--server", server.url, REACTBIN_TOKEN="")
@@ -233,7 +247,9 @@ async def test_wrong_or_missing_token_stops_before_anything_is_sent(
     assert missing.returncode == 2
     assert "needs a write token" in missing.stderr
     assert right.returncode == 0, right.stdout
-    assert count == 3
+    assert summary_line(right.stdout).startswith("imported 6, duplicates 0, rejected 0")
+    assert "the server limits uploads" in right.stderr
+    assert count == 6
 
 
 def test_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
@@ -339,3 +355,22 @@ async def test_server_going_away_mid_run_reports_every_file(
 )
 def test_folder_names_become_tags(folder: str, tag: str) -> None:
     assert folder_tag(folder) == tag
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_is_one_updating_line() -> None:
+    terminal = FakeTerminal()
+    progress = Progress(3, terminal, interval=0)
+    progress.advance("imported")
+    progress.note("stopping: finishing the files in progress")
+    progress.advance("rejected")
+    progress.finish()
+    out = terminal.getvalue()
+    assert out.count("\n") == 2  # the note's own line, and the end of the progress line
+    assert out.endswith("\n")
+    last = out.rstrip("\n").rsplit("\r\x1b[K", 1)[-1]
+    assert re.fullmatch(r"\[2/3\]  66% +[\d.]+ files/s  ETA \d+s  1 imported · 1 rejected", last), last

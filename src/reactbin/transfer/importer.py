@@ -27,7 +27,6 @@ DUPLICATE = "duplicates"
 REJECTED = "rejected"
 _DOWN_AFTER = 3
 """Consecutive unreachable answers after which the server counts as gone: the files left are reported at once."""
-_MAX_RATE_LIMIT_WAIT = 120.0
 
 
 class Fatal(Exception):
@@ -171,6 +170,7 @@ class _Run:
         self.progress = progress
         self.unreachable_in_a_row = 0
         self.server_gone: str | None = None
+        self.rate_limited = False
 
     def finish(self, path: Path, outcome: str, reason: str | None = None) -> None:
         if outcome == IMPORTED:
@@ -183,7 +183,6 @@ class _Run:
 
     async def request(self, method: str, path: str, *, json_body: Any = None, upload: Upload | None = None) -> Answer:
         """A request that waits out rate limits and counts unreachable answers toward "the server is gone"."""
-        waited = 0.0
         while True:
             if self.server_gone is not None:
                 raise Unreachable(self.server_gone)
@@ -195,9 +194,15 @@ class _Run:
                     self.server_gone = f"{exc} (the server stopped answering)"
                 raise
             self.unreachable_in_a_row = 0
-            if answer.status == 429 and waited < _MAX_RATE_LIMIT_WAIT:
+            if answer.status == 429:
+                # The server paces uploads per client: wait as told, however long the import then takes.
                 delay = _retry_after(answer)
-                waited += delay
+                if not self.rate_limited:
+                    self.rate_limited = True
+                    self.progress.note(
+                        f"the server limits uploads ({answer.detail}); waiting as it asks. "
+                        "For a big import, raise RATE_LIMIT_UPLOADS on the server."
+                    )
                 await asyncio.sleep(delay)
                 continue
             return answer
