@@ -50,6 +50,19 @@ def test_operations_settings() -> None:
 
 
 @pytest.mark.parametrize(
+    ("raw", "origin"),
+    [
+        ("https://reactbin.example.com", "https://reactbin.example.com"),
+        ("https://Reactbin.Example.com/", "https://reactbin.example.com"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_public_url_is_an_origin(raw: str, origin: str) -> None:
+    assert Settings.from_env({"PUBLIC_URL": raw}).public_url == origin
+    assert Settings.from_env({}).public_url is None
+
+
+@pytest.mark.parametrize(
     ("env", "variable"),
     [
         ({"STORAGE_BACKEND": "ftp"}, "STORAGE_BACKEND"),
@@ -63,6 +76,11 @@ def test_operations_settings() -> None:
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"METRICS": "maybe"}, "METRICS"),
+        ({"PUBLIC_URL": "reactbin.example.com"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "ftp://reactbin.example.com"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com/app"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com/?x=1"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com:99999"}, "PUBLIC_URL"),
     ],
 )
 def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:

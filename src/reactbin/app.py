@@ -22,7 +22,7 @@ from reactbin import metrics as measured
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
-from reactbin.routes import files, forms, health, images, jobs, metrics, tags
+from reactbin.routes import files, forms, health, images, jobs, metrics, share, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
 from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
@@ -111,8 +111,13 @@ def create_app(settings: Settings) -> Litestar:
             images.get_image,
             images.delete_image,
             images.replace_tags,
+            share.image_by_hash,
+            share.limits,
+            share.sharex_config,
+            share.oembed,
             files.image_file,
             files.image_thumbnail,
+            files.image_preview,
             jobs.submit_thumbnail,
             jobs.list_jobs,
             jobs.get_job,
@@ -129,7 +134,7 @@ def create_app(settings: Settings) -> Litestar:
         operations.append(metrics.metrics)
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
     app = Litestar(
-        route_handlers=[api, *operations, *ui_handlers(ui_dir)],
+        route_handlers=[api, *operations, share.share_page, share.share_page_without_id, *ui_handlers(ui_dir)],
         lifespan=[lifespan],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers={

@@ -1,4 +1,5 @@
-"""`reactbin serve | migrate | dev | worker | fsck | openapi`: the only place that reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
+reads the environment."""
 
 from __future__ import annotations
 
@@ -52,10 +53,46 @@ def main(argv: list[str] | None = None) -> None:
     fsck.add_argument("--repair", action="store_true", help="regenerate missing thumbnails, remove orphan objects")
     fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
+    reindex = commands.add_parser(
+        "reindex", help="queue background work for existing images (workers do it); safe while serving"
+    )
+    reindex.add_argument(
+        "--media",
+        action="store_true",
+        help="probe media kind, duration and sound; make missing placeholders and previews",
+    )
+    reindex.add_argument("--all", action="store_true", help="every image, not only those that lack something")
+    reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
+
+    importer = commands.add_parser(
+        "import",
+        help="import files and folders into a server over its API (safe to re-run: known files are skipped)",
+        description="Walks the given files and folders, skips files the server already has (by SHA-256, without "
+        "sending them), uploads the rest in parallel and prints a summary. Exit code 1 when any file failed, "
+        "130 when interrupted with Ctrl+C.",
+    )
+    importer.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files and folders to import")
+    importer.add_argument("--manifest", type=Path, help="restore an export: the manifest.json `reactbin export` wrote")
+    importer.add_argument("--tag", action="append", default=[], help="add this tag to every file (repeatable)")
+    importer.add_argument(
+        "--tags-from-folders", action="store_true", help="tag each file with the names of its folders below PATH"
+    )
+    _client_arguments(importer)
+
+    exporter = commands.add_parser("export", help="write every original and a manifest.json into DIR")
+    exporter.add_argument("directory", type=Path, metavar="DIR")
+    _client_arguments(exporter)
 
     args = parser.parse_args(argv)
     configure_logging("text")
+    # httpx logs every request at INFO; import and export report progress themselves.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "import":
+        raise SystemExit(_import(parser, args))
+    if args.command == "export":
+        raise SystemExit(_export(args))
     try:
         settings = Settings.from_env()
         configure_logging(settings.log_format)
@@ -73,11 +110,85 @@ def main(argv: list[str] | None = None) -> None:
             _run_worker(_require_database(settings), concurrency)
         elif args.command == "fsck":
             raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
+        elif args.command == "reindex":
+            if not args.media:
+                raise ConfigError("say what to reindex: --media")
+            _reindex(settings, args.data_dir, everything=args.all)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
         print(f"reactbin: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _client_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--server",
+        default=os.environ.get("REACTBIN_SERVER", "http://127.0.0.1:8000"),
+        help="the server's URL (default: REACTBIN_SERVER, else http://127.0.0.1:8000)",
+    )
+    command.add_argument(
+        "--token", default=os.environ.get("REACTBIN_TOKEN") or None, help="write token (default: REACTBIN_TOKEN)"
+    )
+    command.add_argument("--jobs", type=int, default=4, help="files sent or fetched at once (default 4)")
+    command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one answer")
+
+
+def _import(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from reactbin.transfer import importer
+    from reactbin.transfer.walk import Problem, find_files
+
+    if not args.paths and args.manifest is None:
+        parser.error("import needs a PATH or --manifest")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    try:
+        items: list[importer.Item] = []
+        problems: list[Problem] = []
+        if args.manifest is not None:
+            items, problems = importer.items_from_manifest(args.manifest)
+        if args.paths:
+            extra = tuple(tag.strip() for tag in args.tag if tag.strip())
+            found = find_files(args.paths, extra_tags=extra, tags_from_folders=args.tags_from_folders)
+            items += importer.items_from_walk(found.files)
+            problems += found.problems
+            if found.hidden:
+                print(f"left out {found.hidden} hidden file(s) and folder(s)", file=sys.stderr)
+        summary = asyncio.run(
+            importer.run_import(
+                args.server,
+                args.token,
+                items,
+                problems,
+                jobs=args.jobs,
+                stream=sys.stderr,
+                timeout=args.timeout,
+            )
+        )
+    except importer.Fatal as exc:
+        print(f"reactbin import: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from reactbin.transfer.exporter import ExportError, run_export
+
+    if args.jobs < 1:
+        print("reactbin export: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(
+            run_export(args.server, args.token, args.directory, jobs=args.jobs, stream=sys.stderr, timeout=args.timeout)
+        )
+    except (ExportError, OSError) as exc:
+        print(f"reactbin export: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render(args.directory))
+    return 1 if summary.failed else 0
 
 
 def _require_database(settings: Settings) -> Settings:
@@ -239,8 +350,10 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     sections = [
         ("images whose original is missing", report.missing_originals),
         ("images without a thumbnail", report.missing_thumbnails),
+        ("images without their preview, placeholder or media facts", report.missing_media),
         ("objects no image references", report.orphan_objects),
         ("thumbnails regenerated", report.thumbnails_regenerated),
+        ("previews, placeholders and media facts made", report.media_repaired),
         ("orphans removed", report.orphans_removed),
         ("repairs that failed", report.repair_failures),
     ]
@@ -254,6 +367,19 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     elif not repair:
         print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
+
+
+def _reindex(settings: Settings, data_dir: Path, *, everything: bool) -> None:
+    from reactbin.domain.media import queue_reindex
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> int:
+        async with open_resources(local, serving=False) as res:
+            return await queue_reindex(res, everything=everything)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        queued = asyncio.run(run(local))
+    print(f"queued media work for {queued} image(s); `reactbin worker` (or serve/dev) processes it")
 
 
 def _print_openapi(settings: Settings) -> None:

@@ -108,7 +108,10 @@ def parse_spec(fields: Mapping[str, str]) -> ThumbnailSpec:
 
 async def submit_thumbnail_job(res: Resources, upload: ReceivedFile, spec: ThumbnailSpec) -> uuid.UUID:
     """Validate the upload, store it, and queue its job; nothing is left behind if any step fails."""
-    info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
+    try:
+        info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
+    except UnsupportedMediaType:
+        raise UnsupportedMediaType("Thumbnail jobs accept JPEG, PNG, GIF and WebP images") from None
     job_id = uuid.uuid4()
     source_key = keys.job_source_key(str(job_id), info.mime_type)
     async with res.tx() as conn, cleanup_on_error(res.storage, [source_key]):

@@ -108,13 +108,19 @@ class WriteAccess:
         await self._app(scope, receive, send)
 
     def _authorised(self, scope: Scope) -> bool:
-        presented = b""
+        authorization = b""
         for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                presented = value[7:].strip()
-        # Compare against every token, always: the time taken says nothing about which one nearly matched.
-        matches = [hmac.compare_digest(presented, token) for token in self._tokens]
-        return bool(presented) and any(matches)
+            if name == b"authorization":
+                authorization = value
+        return token_accepted(authorization, self._tokens)
+
+
+def token_accepted(authorization: bytes, tokens: list[bytes]) -> bool:
+    """Whether an `Authorization` header value carries one of `tokens` as a Bearer token."""
+    presented = authorization[7:].strip() if authorization[:7].lower() == b"bearer " else b""
+    # Compare against every token, always: the time taken says nothing about which one nearly matched.
+    matches = [hmac.compare_digest(presented, token) for token in tokens]
+    return bool(presented) and any(matches)
 
 
 class UploadRateLimit:
@@ -165,10 +171,13 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, public_base_url: str | None) -> None:
         self._app = app
-        images = "'self' data: blob:" + (f" {public_base_url}" if public_base_url else "")
+        cdn = f" {public_base_url}" if public_base_url else ""
+        # Videos play from the CDN too (media-src); "Copy image" fetches a still's bytes (connect-src), which
+        # works from a CDN that answers CORS and otherwise falls back to copying the link.
         self._page_csp = (
-            f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            f"default-src 'self'; img-src 'self' data: blob:{cdn}; media-src 'self'{cdn}; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            f"connect-src 'self'{cdn}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

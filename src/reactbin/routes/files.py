@@ -139,6 +139,16 @@ async def image_file(request: Request[Any, Any, Any], image_id: ImageId) -> ASGI
 
 
 @route(
+    "/images/{image_id:str}/preview",
+    http_method=["GET", "HEAD"],
+    summary="Download the looping animated WebP preview of an animation or video",
+    responses=FILE_RESPONSES,
+)
+async def image_preview(request: Request[Any, Any, Any], image_id: ImageId) -> ASGIApp:
+    return await _serve(request, image_id, "preview")
+
+
+@route(
     "/images/{image_id:str}/thumbnail",
     http_method=["GET", "HEAD"],
     summary="Download an image's thumbnail (WebP)",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import msgspec
 
-from reactbin.db.images import ImageRow, TagCount
+from reactbin.db.images import ImageRow, Kind, TagCount
 from reactbin.db.jobs import JobRow, JobStatus
 from reactbin.domain.tags import MAX_TAG_LENGTH, TAG_PATTERN
 from reactbin.urls import UrlResolver
@@ -35,6 +35,15 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None
     created_at: dt.datetime
     tags: list[str]
+    kind: Kind
+    """`still`, `animated` (GIF, APNG, animated WebP) or `video` (MP4, WebM)."""
+    duration_ms: int | None
+    frame_count: int | None
+    has_audio: bool
+    preview_url: str | None
+    """A small looping animated WebP for animations and videos; null for stills and until it is made."""
+    placeholder: str | None
+    """A ThumbHash (base64) to paint before the thumbnail arrives; null until it is made."""
 
 
 class UploadedImage(Image, frozen=True, kw_only=True):
@@ -97,6 +106,12 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         thumbnail_url=urls.thumbnail_url(row.id, row.thumbnail_key),
         created_at=row.created_at,
         tags=row.tags,
+        kind=row.kind,
+        duration_ms=row.duration_ms,
+        frame_count=row.frame_count,
+        has_audio=row.has_audio,
+        preview_url=urls.preview_url(row.id, row.preview_key),
+        placeholder=row.placeholder,
     )
 
 

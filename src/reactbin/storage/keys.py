@@ -9,12 +9,16 @@ from __future__ import annotations
 import secrets
 
 THUMBNAIL_VERSION = "v1"
+PREVIEW_VERSION = "v1"
 
 EXTENSIONS = {
     "image/jpeg": "jpg",
     "image/png": "png",
     "image/gif": "gif",
     "image/webp": "webp",
+    "image/avif": "avif",
+    "video/mp4": "mp4",
+    "video/webm": "webm",
 }
 
 
@@ -26,6 +30,11 @@ def original_key(sha256: str, mime_type: str) -> str:
 def thumbnail_key(sha256: str) -> str:
     """Key of the library thumbnail of the original with this hash."""
     return f"thumbnails/{THUMBNAIL_VERSION}/{sha256}.webp"
+
+
+def preview_key(sha256: str) -> str:
+    """Key of the looping animated WebP preview of an animation or video with this hash."""
+    return f"previews/{PREVIEW_VERSION}/{sha256}.webp"
 
 
 def job_thumbnail_key(job_id: str, mime_type: str) -> str:
