@@ -20,6 +20,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
+from reactbin.media.ocr import CaptionReader
 from reactbin.routes import files, forms, health, images, jobs, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
 from reactbin.routes.ui import ui_handlers
@@ -75,8 +76,11 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return _error("Internal server error", "internal_error", 500)
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the application for `settings`; resources open when it starts and close when it stops."""
+def create_app(settings: Settings, *, caption_reader: CaptionReader | None = None) -> Litestar:
+    """Build the application for `settings`; resources open when it starts and close when it stops.
+
+    `caption_reader` lets the in-process worker share an OCR process (and its loaded model) with others.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -86,7 +90,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.rate_limiter = _rate_limiter(settings, resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
-                await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
+                await stack.enter_async_context(
+                    running_worker(resources, concurrency=settings.worker_concurrency, reader=caption_reader)
+                )
             # Everything built so far (the app, botocore's models: ~135k objects) lives until shutdown. Moving it
             # out of the collector's reach took full collections from 50-60 ms pauses under load to almost none
             # (list p99 69 -> 46 ms in bench/).
@@ -106,6 +112,7 @@ def create_app(settings: Settings) -> Litestar:
             images.get_image,
             images.delete_image,
             images.replace_tags,
+            images.update_image,
             files.image_file,
             files.image_thumbnail,
             jobs.submit_thumbnail,

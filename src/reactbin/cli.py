@@ -1,4 +1,4 @@
-"""`reactbin serve | migrate | dev | worker | fsck | openapi`: the only place that reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi`: the only place that reads the environment."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import math
 import os
 import signal
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -49,6 +50,21 @@ def main(argv: list[str] | None = None) -> None:
     fsck.add_argument("--repair", action="store_true", help="regenerate missing thumbnails, remove orphan objects")
     fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
+    reindex = commands.add_parser(
+        "reindex",
+        help="queue background work again for existing images and watch it (safe while serving, any workers)",
+        description="Queue work for existing images; with no kind given, every kind. Workers (`reactbin worker`, "
+        "or `serve`/`dev`) do the work; this command shows their progress until it is done.",
+    )
+    reindex.add_argument(
+        "--ocr", action="store_true", help="caption text (OCR): images whose text is pending or failed"
+    )
+    reindex.add_argument(
+        "--all", action="store_true", help="redo every image, not only pending or failed ones (hand-set text stays)"
+    )
+    reindex.add_argument("--no-wait", action="store_true", help="queue and exit without watching the progress")
+    reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
     args = parser.parse_args(argv)
@@ -69,6 +85,9 @@ def main(argv: list[str] | None = None) -> None:
             _run_worker(_require_database(settings), concurrency)
         elif args.command == "fsck":
             raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
+        elif args.command == "reindex":
+            kinds = [kind for kind in _REINDEX_KINDS if getattr(args, kind)] or list(_REINDEX_KINDS)
+            _reindex(settings, args.data_dir, kinds, redo_all=args.all, wait=not args.no_wait)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -229,6 +248,61 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     elif not repair:
         print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
+
+
+def _reindex(settings: Settings, data_dir: Path, kinds: list[str], *, redo_all: bool, wait: bool) -> None:
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> None:
+        async with open_resources(local, serving=False) as res:
+            for kind in kinds:
+                await _REINDEX_KINDS[kind](res, redo_all, wait)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        try:
+            asyncio.run(run(local))
+        except KeyboardInterrupt:
+            print("\nstopped watching; the queued work goes on in the workers", file=sys.stderr)
+            raise SystemExit(130) from None
+
+
+async def _reindex_ocr(res: object, redo_all: bool, wait: bool) -> None:
+    """Queue OCR for images that need it, then print `queued / done / failed / rate` until none is pending."""
+    from reactbin.domain import captions
+    from reactbin.domain.resources import Resources
+
+    assert isinstance(res, Resources)
+    async with res.db() as conn:
+        since = await conn.fetchval("SELECT now()")
+    queued = 0
+    async for queued in captions.queue_reindex(res, redo_all=redo_all):
+        print(f"ocr: queued {queued}", flush=True)
+    print(f"ocr: {queued} image(s) queued" + ("" if queued else "; nothing to do"), flush=True)
+    if not wait or not queued:
+        return
+    started = time.monotonic()
+    interactive = sys.stdout.isatty()
+    last_line = 0.0
+    while True:
+        counts = await captions.reindex_counts(res, since)
+        elapsed = max(time.monotonic() - started, 1e-3)
+        line = (
+            f"ocr: queued {queued}, done {counts.done}, failed {counts.failed}, pending {counts.pending}, "
+            f"{(counts.done + counts.failed) / elapsed:.1f} images/s"
+        )
+        finished = counts.pending == 0
+        if interactive:
+            print("\r" + line, end="\n" if finished else "", flush=True)
+        elif finished or time.monotonic() - last_line >= 5:
+            print(line, flush=True)
+            last_line = time.monotonic()
+        if finished:
+            return
+        await asyncio.sleep(0.5)
+
+
+_REINDEX_KINDS: dict[str, Callable[[object, bool, bool], Awaitable[None]]] = {"ocr": _reindex_ocr}
+"""What `reactbin reindex --<kind>` queues; with no kind given, every one in this order."""
 
 
 def _print_openapi(settings: Settings) -> None:

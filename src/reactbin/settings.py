@@ -12,6 +12,15 @@ Thumbnail jobs (see `reactbin.worker`):
   taken over by another worker.
 - `JOB_POLL_INTERVAL` (seconds, default 5): how often an idle worker looks for such jobs (new jobs wake it
   at once through LISTEN/NOTIFY).
+
+Caption text (OCR jobs, see `reactbin.media.ocr`):
+
+- `RUN_OCR` (`true`/`false`, default `true`): this process's job worker also reads caption text. An API
+  process that runs no worker (or runs one with `RUN_OCR=false`) never loads the OCR model.
+- `OCR_TIMEOUT` (seconds, default 30): time limit of one image's OCR; past it the image's `text_status` is
+  `failed`.
+- `OCR_THREADS` (default 2): onnxruntime threads of the worker's OCR process (it reads one image at a time).
+- `OCR_FRAMES` (default 3): frames sampled from an animation; their text is merged.
 """
 
 from __future__ import annotations
@@ -78,6 +87,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_rate_limit: RateLimit | None = None
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
+    run_ocr: bool = True
+    ocr_timeout: float = 30.0
+    ocr_threads: int = 2
+    ocr_frames: int = 3
     access_log: bool = False
 
     @classmethod
@@ -147,6 +160,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
             shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
             access_log=reader.boolean("ACCESS_LOG", False),
+            run_ocr=reader.boolean("RUN_OCR", True),
+            ocr_timeout=reader.number("OCR_TIMEOUT", 30.0, float, minimum=0.01),
+            ocr_threads=reader.number("OCR_THREADS", 2, int, minimum=1),
+            ocr_frames=reader.number("OCR_FRAMES", 3, int, minimum=1),
         )
 
     def with_database_url(self, url: str) -> Settings:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 import asyncpg
 import msgspec
+
+TextStatus = Literal["pending", "done", "failed", "none"]
+"""pending: not read yet; done: text found or set by hand; none: read, no text; failed: could not be read."""
 
 
 class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,6 +27,8 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_size_bytes: int | None
     created_at: dt.datetime
     tags: list[str]
+    text: str | None
+    text_status: TextStatus
 
 
 class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -67,7 +73,7 @@ async def notify_changed(conn: asyncpg.Connection, image_id: uuid.UUID) -> None:
 
 _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
-    i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
+    i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.text, i.text_status,
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags
 """
 

@@ -9,6 +9,7 @@ import asyncpg
 import msgspec
 
 from reactbin.db import images as db
+from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
@@ -76,6 +77,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
             ),
         )
         await db.add_tags(conn, image_id, tags)
+        await captions.queue_new_image(conn, image_id)
         image = await db.get_image(conn, image_id)
         assert image is not None
     return IngestResult(image, duplicate=False)

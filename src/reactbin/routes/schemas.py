@@ -8,8 +8,9 @@ from typing import Annotated
 
 import msgspec
 
-from reactbin.db.images import ImageRow, TagCount
+from reactbin.db.images import ImageRow, TagCount, TextStatus
 from reactbin.db.jobs import JobRow, JobStatus
+from reactbin.domain.captions import MAX_TEXT_LENGTH
 from reactbin.urls import UrlResolver
 
 
@@ -34,6 +35,9 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None
     created_at: dt.datetime
     tags: list[str]
+    text: str | None
+    """The caption text in the image, recognised (OCR) or set by hand; null until read or when there is none."""
+    text_status: TextStatus
 
 
 class UploadedImage(Image, frozen=True, kw_only=True):
@@ -47,6 +51,13 @@ class ImageList(msgspec.Struct, frozen=True):
 
 class TagsUpdate(msgspec.Struct, frozen=True):
     tags: Annotated[list[str], msgspec.Meta(max_length=500)]
+
+
+class ImageUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Fields to change; a field not given stays as it is."""
+
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH)] | msgspec.UnsetType | None = msgspec.UNSET
+    """The caption text, set by hand (OCR never overwrites it); empty or null: the image has no caption."""
 
 
 class TagSuggestion(msgspec.Struct, frozen=True):
@@ -88,6 +99,8 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         thumbnail_url=urls.thumbnail_url(row.id, row.thumbnail_key),
         created_at=row.created_at,
         tags=row.tags,
+        text=row.text,
+        text_status=row.text_status,
     )
 
 

@@ -1,0 +1,1 @@
+"""Media work on files: pure functions of a file, none touching the database or HTTP."""
