@@ -60,13 +60,15 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def update_docs(path: Path, block: str) -> None:
+def update_docs(
+    path: Path, block: str, *, start: str = DOCS_START, end: str = DOCS_END, heading: str = "Latest results"
+) -> None:
     """Replace the generated block between the markers in `path` (append a new section if there is none)."""
-    generated = f"{DOCS_START}\n{block}{DOCS_END}"
+    generated = f"{start}\n{block}{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if DOCS_START in text and DOCS_END in text:
-        pattern = re.compile(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), re.DOTALL)
+    if start in text and end in text:
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
         text = pattern.sub(lambda _: generated, text, count=1)
     else:
-        text = text.rstrip("\n") + "\n\n## Latest results\n\n" + generated + "\n"
+        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + generated + "\n"
     path.write_text(text)
