@@ -321,3 +321,29 @@ async def test_error_states(session: Session, app: Server) -> None:
     await page.goto("/?tag=Funny%20Cat")
     await expect(page.get_by_role("button", name="Remove tag funny-cat")).to_be_visible()
     await thumbnails_loaded(page, 1)
+
+
+async def test_detail_shows_the_caption_read_in_the_background_and_edits_it(session: Session, app: Server) -> None:
+    from reactbin.media.ocr import compact
+    from tests.fixtures import memes
+
+    meme = memes.memes()[0]
+    image = await app.upload(meme.filename, memes.png_bytes(meme))
+    assert image["text_status"] == "pending"
+    page = session.page
+    await page.goto(f"/images/{image['id']}")
+    caption = page.locator(".caption-editor")
+    await expect(caption).to_contain_text("Text in the image")
+
+    # The page polls while the text is being read; the first OCR job of the server also loads the model.
+    await expect(caption.locator(".caption-text")).to_be_visible(timeout=90_000)
+    read = await caption.locator(".caption-text").inner_text()
+    assert compact(meme.caption) in compact(read)
+
+    await page.get_by_role("button", name="Edit text").click()
+    field = page.get_by_role("textbox", name="Text in the image")
+    await field.fill("Why not both?\nthe taco girl")
+    await page.get_by_role("button", name="Save text").click()
+    await expect(caption.locator(".caption-text")).to_have_text("Why not both?\nthe taco girl")
+    stored = (await app.get(f"/images/{image['id']}")).json()
+    assert (stored["text"], stored["text_status"]) == ("Why not both?\nthe taco girl", "done")

@@ -9,6 +9,7 @@ type ErrorBody = components["schemas"]["ErrorBody"];
 type ListQuery = NonNullable<operations["ApiV1ImagesListImages"]["parameters"]["query"]>;
 type TagQuery = NonNullable<operations["ApiV1TagsSuggestTags"]["parameters"]["query"]>;
 type TagsUpdate = components["schemas"]["TagsUpdate"];
+type ImageUpdate = components["schemas"]["ImageUpdate"];
 
 const API = "/api/v1";
 
@@ -74,6 +75,14 @@ export function replaceTags(id: string, tags: string[], token: string | null): P
   const body: TagsUpdate = { tags };
   return request("PATCH", `/images/${encodeURIComponent(id)}/tags`, {
     body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...authorization(token) },
+  });
+}
+
+/** Set the caption text by hand (OCR never overwrites it); an empty text means the image has none. */
+export function updateImage(id: string, update: ImageUpdate, token: string | null): Promise<Image> {
+  return request("PATCH", `/images/${encodeURIComponent(id)}`, {
+    body: JSON.stringify(update),
     headers: { "content-type": "application/json", ...authorization(token) },
   });
 }
