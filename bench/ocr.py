@@ -52,24 +52,33 @@ def run_throughput(report: Report, workdir: Path, rounds: int) -> None:
         try:
             reader.read(files[0], "image/jpeg", timeout=120)  # starts the process and loads the model
             started = time.perf_counter()
+            cpu = 0.0
             for _ in range(rounds):
                 for path in files:
-                    reader.read(path, "image/jpeg", timeout=120)
+                    cpu += reader.read(path, "image/jpeg", timeout=120).cpu_seconds
             seconds = time.perf_counter() - started
         finally:
             reader.close()
-        rate = rounds * len(files) / seconds
-        per_image = seconds / (rounds * len(files))
+        count = rounds * len(files)
+        rate = count / seconds
         if threads == 1:
+            # CPU time per image is what one core costs per image whatever else runs on the machine; wall-clock
+            # rate on a shared machine is lower by however much the others take.
+            per_core = count / cpu
             report.add(
                 SECTION,
-                "throughput, 1 onnxruntime thread (per core)",
-                f"{rate:.2f} images/s ({per_image * 1000:.0f} ms per 500x400 image)",
+                "throughput per core: 1 onnxruntime thread, CPU time per image",
+                f"{per_core:.2f} images/s ({cpu / count * 1000:.0f} ms CPU per 500x400 image)",
                 ">= 3 images/s per core",
-                rate >= 3,
+                per_core >= 3,
             )
+            report.add(SECTION, "throughput, 1 thread, wall clock", f"{rate:.2f} images/s")
         else:
-            report.add(SECTION, "throughput, 2 threads (one worker process)", f"{rate:.2f} images/s")
+            report.add(
+                SECTION,
+                "throughput, 2 threads (one worker process), wall clock",
+                f"{rate:.2f} images/s ({cpu / count * 1000:.0f} ms CPU per image)",
+            )
         report.add(SECTION, f"OCR process peak RSS ({threads} thread(s))", f"{reader.peak_rss_bytes / MIB:.0f} MiB")
 
 

@@ -16,6 +16,7 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Schema
 
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
@@ -23,6 +24,7 @@ from reactbin.errors import ClientGone, ReactbinError
 from reactbin.media.ocr import CaptionReader
 from reactbin.routes import files, forms, health, images, jobs, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
+from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 from reactbin.worker import running_worker
@@ -145,6 +147,7 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         ),
         logging_config=None,
     )
+    _close_request_schemas(app)
     # Outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
     methods_by_path: dict[str, set[str]] = {}
 
@@ -166,6 +169,20 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         settings.public_base_url,
     )
     return app
+
+
+_CLOSED_BODIES = (ImageUpdate,)
+"""Request bodies decoded with `forbid_unknown_fields`: their schema must say so, or clients (and schemathesis)
+may send extra properties the API then refuses."""
+
+
+def _close_request_schemas(app: Litestar) -> None:
+    """Litestar's schema of a msgspec Struct leaves out `forbid_unknown_fields`; add `additionalProperties: false`."""
+    schemas = app.openapi_schema.components.schemas or {}
+    for struct in _CLOSED_BODIES:
+        schema = schemas.get(struct.__name__)
+        if isinstance(schema, Schema):
+            schema.additional_properties = False
 
 
 def _rate_limiter(settings: Settings, resources: Resources) -> RateLimiter | None:
