@@ -8,7 +8,10 @@ ALTER TABLE images
     ADD COLUMN text_queued_at timestamptz;
 
 CREATE INDEX images_text_queued_at ON images (text_queued_at);
+-- The clean-up's look for lost jobs touches pending images only, however large the library.
+CREATE INDEX images_text_pending ON images (text_queued_at) WHERE text_status = 'pending';
 
 -- migrate:down
+DROP INDEX images_text_pending;
 DROP INDEX images_text_queued_at;
 ALTER TABLE images DROP COLUMN text_queued_at, DROP COLUMN text_attempts;

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,13 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
+from reactbin.db import captions as captions_db
+from reactbin.domain import captions
 from reactbin.embedded import EmbeddedPostgres
 from reactbin.media.ocr import CaptionReader, compact
 from tests.conftest import AppFactory, settings_of, storage_of, upload
 from tests.fixtures import memes
-from tests.jobs_support import FAST_JOBS, own_database, worker_env
+from tests.jobs_support import FAST_JOBS, own_database, resources_of, worker_env
 
 LIGHT = memes.memes()[2]
 MEME = memes.memes()[0]  # WHY NOT BOTH, outlined, busy background
@@ -234,3 +237,38 @@ def test_reindex_without_a_database_is_a_configuration_error(tmp_path: Path) -> 
     result = reindex(env, "--ocr", "--data-dir", str(tmp_path))
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
+
+
+async def test_text_set_by_hand_while_ocr_runs_is_kept(make_client: AppFactory, db: asyncpg.Connection) -> None:
+    async with make_client(**FAST_JOBS) as client:
+        image = (await upload(client, MEME.filename, memes.png_bytes(MEME))).json()
+        image_id = uuid.UUID(image["id"])
+        target = await captions_db.claim_ocr(db, image_id)  # a worker has started reading
+        assert target is not None
+        assert target.attempts == 1
+        await client.patch(f"/api/v1/images/{image['id']}", json={"text": "by hand"})
+
+        written = await captions_db.finish_ocr(db, image_id, "done", "WHYNOTBOTH")  # the worker finishes
+
+        after = (await client.get(f"/api/v1/images/{image['id']}")).json()
+    assert written is False
+    assert (after["text"], after["text_status"]) == ("by hand", "done")
+
+
+async def test_the_clean_up_queues_images_whose_ocr_job_was_lost(
+    make_client: AppFactory, db: asyncpg.Connection
+) -> None:
+    async with make_client(**FAST_JOBS) as client:
+        lost = (await upload(client, "lost.png", memes.png_bytes(MEME))).json()
+        fresh = (await upload(client, "fresh.png", memes.png_bytes(LIGHT))).json()
+        await db.execute("TRUNCATE pgqueuer")  # e.g. a worker stopped mid-job: its queue row is gone
+        await db.execute(
+            "UPDATE images SET text_queued_at = now() - interval '10 minutes' WHERE id = $1::text::uuid", lost["id"]
+        )
+        async with resources_of(client) as res:
+            first = await captions.requeue_lost_ocr(res)
+            second = await captions.requeue_lost_ocr(res)
+
+    assert (first, second) == (1, 0)  # the fresh one may still be on its way; the lost one is queued once
+    assert await ocr_jobs(db) == [f"ocr:{lost['id']}"]
+    assert fresh["text_status"] == "pending"

@@ -14,11 +14,15 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
 
 from reactbin.settings import ConfigError, Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: `reactbin --help` and `migrate` stay quick to start
+    from reactbin.domain.resources import Resources
 
 log = logging.getLogger("reactbin")
 
@@ -266,12 +270,10 @@ def _reindex(settings: Settings, data_dir: Path, kinds: list[str], *, redo_all: 
             raise SystemExit(130) from None
 
 
-async def _reindex_ocr(res: object, redo_all: bool, wait: bool) -> None:
+async def _reindex_ocr(res: Resources, redo_all: bool, wait: bool) -> None:
     """Queue OCR for images that need it, then print `queued / done / failed / rate` until none is pending."""
     from reactbin.domain import captions
-    from reactbin.domain.resources import Resources
 
-    assert isinstance(res, Resources)
     async with res.db() as conn:
         since = await conn.fetchval("SELECT now()")
     queued = 0
@@ -301,7 +303,7 @@ async def _reindex_ocr(res: object, redo_all: bool, wait: bool) -> None:
         await asyncio.sleep(0.5)
 
 
-_REINDEX_KINDS: dict[str, Callable[[object, bool, bool], Awaitable[None]]] = {"ocr": _reindex_ocr}
+_REINDEX_KINDS: dict[str, Callable[[Resources, bool, bool], Awaitable[None]]] = {"ocr": _reindex_ocr}
 """What `reactbin reindex --<kind>` queues; with no kind given, every one in this order."""
 
 

@@ -140,7 +140,10 @@ async def lost_ocr_jobs(conn: asyncpg.Connection, *, older_than: dt.timedelta, l
         f"""
         SELECT i.id FROM images i
         WHERE i.text_queued_at < now() - $1::interval AND i.text_status = 'pending' AND {_NOT_MANUAL}
-          AND NOT EXISTS (SELECT 1 FROM {queue.QUEUE_TABLE} q WHERE q.dedupe_key = 'ocr:' || i.id::text)
+          AND NOT EXISTS (
+              SELECT 1 FROM {queue.QUEUE_TABLE} q
+              WHERE q.dedupe_key = 'ocr:' || i.id::text AND q.status IN ('queued', 'picked')
+          )
         ORDER BY i.text_queued_at LIMIT $2
         """,
         older_than,
