@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -272,3 +273,21 @@ async def test_the_clean_up_queues_images_whose_ocr_job_was_lost(
     assert (first, second) == (1, 0)  # the fresh one may still be on its way; the lost one is queued once
     assert await ocr_jobs(db) == [f"ocr:{lost['id']}"]
     assert fresh["text_status"] == "pending"
+
+
+def ocr_processes() -> set[int]:
+    return {child.pid or 0 for child in multiprocessing.active_children() if child.name == "reactbin-ocr"}
+
+
+async def test_the_model_loads_in_a_worker_at_its_first_ocr_job_only(make_client: AppFactory) -> None:
+    shared = ocr_processes()  # the session's shared OCR process, when an earlier test started it
+    async with make_client(run_worker=False, run_ocr=True) as client:  # an API process without a worker
+        await upload(client, "a.png", memes.png_bytes(LIGHT))
+        await asyncio.sleep(0.5)
+        assert ocr_processes() == shared
+    async with make_client(**FAST_JOBS, run_ocr=True) as client:  # a worker with its own OCR process
+        assert ocr_processes() == shared  # nothing loaded before there is something to read
+        image = (await upload(client, MEME.filename, memes.png_bytes(MEME))).json()
+        assert (await wait_for_text(client, image["id"]))["text_status"] == "done"
+        assert len(ocr_processes() - shared) == 1
+    assert ocr_processes() == shared  # stopped with the worker
