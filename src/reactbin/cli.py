@@ -285,8 +285,17 @@ async def _reindex_ocr(res: Resources, redo_all: bool, wait: bool) -> None:
     started = time.monotonic()
     interactive = sys.stdout.isatty()
     last_line = 0.0
+    hinted = False
     while True:
         counts = await captions.reindex_counts(res, since)
+        if not hinted and counts.done + counts.failed == 0 and time.monotonic() - started > _IDLE_HINT_AFTER:
+            hinted = True
+            print(
+                "\nocr: nothing read yet: is a worker with RUN_OCR running (`reactbin worker`, or `serve`/`dev`)? "
+                "Ctrl-C stops watching; the queued work stays queued",
+                file=sys.stderr,
+                flush=True,
+            )
         elapsed = max(time.monotonic() - started, 1e-3)
         line = (
             f"ocr: queued {queued}, done {counts.done}, failed {counts.failed}, pending {counts.pending}, "
@@ -302,6 +311,8 @@ async def _reindex_ocr(res: Resources, redo_all: bool, wait: bool) -> None:
             return
         await asyncio.sleep(0.5)
 
+
+_IDLE_HINT_AFTER = 60.0
 
 _REINDEX_KINDS: dict[str, Callable[[Resources, bool, bool], Awaitable[None]]] = {"ocr": _reindex_ocr}
 """What `reactbin reindex --<kind>` queues; with no kind given, every one in this order."""
