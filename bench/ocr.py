@@ -91,7 +91,7 @@ def _get_json(stack: Stack, path: str) -> Any:
 
 def run_recall(report: Report, postgres: EmbeddedPostgres, workdir: Path) -> None:
     stack = Stack(postgres, workdir, "ocr", "127.0.0.1")
-    stack.extra_env = {"RUN_OCR": "true", "RUN_WORKER": "true", "OCR_THREADS": "2"}
+    stack.extra_env = {"RUN_OCR": "true", "RUN_WORKER": "true", "OCR_THREADS": "1"}
     try:
         stack.start()
         chosen = memes.memes()

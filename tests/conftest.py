@@ -119,7 +119,7 @@ def s3_server() -> Iterator[S3Server]:
 @pytest.fixture(scope="session")
 def caption_reader() -> Iterator[CaptionReader]:
     """One OCR process for the session: the model loads once (at the first read) and every OCR test shares it."""
-    reader = CaptionReader(threads=2, frames=3, max_pixels=64_000_000)
+    reader = CaptionReader(threads=1, frames=3, max_pixels=64_000_000)
     try:
         yield reader
     finally:

@@ -19,7 +19,8 @@ Caption text (OCR jobs, see `reactbin.media.ocr`):
   process that runs no worker (or runs one with `RUN_OCR=false`) never loads the OCR model.
 - `OCR_TIMEOUT` (seconds, default 30): time limit of one image's OCR; past it the image's `text_status` is
   `failed`.
-- `OCR_THREADS` (default 2): onnxruntime threads of the worker's OCR process (it reads one image at a time).
+- `OCR_THREADS` (default 1): onnxruntime threads of the worker's OCR process (it reads one image at a time). On 2
+  shared cores one thread read an image for half the CPU time of two (onnxruntime's threads spin while they wait).
 - `OCR_FRAMES` (default 3): frames sampled from an animation; their text is merged.
 """
 
@@ -89,7 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_grace: float = 30.0
     run_ocr: bool = True
     ocr_timeout: float = 30.0
-    ocr_threads: int = 2
+    ocr_threads: int = 1
     ocr_frames: int = 3
     access_log: bool = False
 
@@ -162,7 +163,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             access_log=reader.boolean("ACCESS_LOG", False),
             run_ocr=reader.boolean("RUN_OCR", True),
             ocr_timeout=reader.number("OCR_TIMEOUT", 30.0, float, minimum=0.01),
-            ocr_threads=reader.number("OCR_THREADS", 2, int, minimum=1),
+            ocr_threads=reader.number("OCR_THREADS", 1, int, minimum=1),
             ocr_frames=reader.number("OCR_FRAMES", 3, int, minimum=1),
         )
 
