@@ -35,8 +35,6 @@ from reactbin.media.ocr import CaptionReader, compact
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
-DOCS_START = "<!-- bench:ocr:start -->"
-DOCS_END = "<!-- bench:ocr:end -->"
 MIB = 1024 * 1024
 SECTION = "ocr"
 
@@ -189,13 +187,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"- {note}")
     if args.update_docs:
         command = "python -m bench.ocr " + shlex.join(argv if argv is not None else sys.argv[1:])
-        update_docs(
-            DOCS,
-            report.markdown(machine, command.strip(), seconds),
-            start=DOCS_START,
-            end=DOCS_END,
-            heading="Caption text (OCR)",
-        )
+        update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name="ocr")
         print(f"wrote {DOCS}")
 
 

@@ -60,15 +60,15 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def update_docs(
-    path: Path, block: str, *, start: str = DOCS_START, end: str = DOCS_END, heading: str = "Latest results"
-) -> None:
-    """Replace the generated block between the markers in `path` (append a new section if there is none)."""
+def update_docs(path: Path, block: str, *, name: str = "results") -> None:
+    """Replace the generated block `name` between its markers in `path` (append a new section if there is none)."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     generated = f"{start}\n{block}{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start in text and end in text:
         pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
         text = pattern.sub(lambda _: generated, text, count=1)
     else:
-        text = text.rstrip("\n") + f"\n\n## {heading}\n\n" + generated + "\n"
+        title = "Latest results" if name == "results" else f"Latest results: {name}"
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + generated + "\n"
     path.write_text(text)

@@ -153,3 +153,11 @@ def test_a_read_past_its_time_limit_is_stopped_and_the_next_one_works(tmp_path: 
         assert reader.peak_rss_bytes > 50 * 1024 * 1024  # the model is loaded in the child, not here
     finally:
         reader.close()
+
+
+def test_a_video_is_read_from_frames_sampled_by_media_frames(caption_reader: CaptionReader) -> None:
+    clip = Path(__file__).parent / "fixtures" / "media" / "h264-sound.mp4"
+
+    caption = caption_reader.read(clip, "video/mp4", timeout=60)
+
+    assert caption.frames == 3

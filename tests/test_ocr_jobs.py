@@ -209,7 +209,7 @@ async def test_reindex_queues_each_image_once_and_keeps_hand_set_text(
     await db.execute("UPDATE images SET text_status = 'done', text = 'old', text_source = 'ocr' WHERE id = $1", ids[0])
     await db.execute("UPDATE images SET text_status = 'failed' WHERE id = $1", ids[1])
 
-    first = reindex(env, "--no-wait", "--data-dir", str(tmp_path))  # no kind given: every kind
+    first = reindex(env, "--ocr", "--no-wait", "--data-dir", str(tmp_path))
     assert first.returncode == 0, first.stderr
     assert "ocr: 1 image(s) queued" in first.stdout
     assert await ocr_jobs(db) == [f"ocr:{ids[1]}"]

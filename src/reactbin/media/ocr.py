@@ -23,6 +23,8 @@ from typing import Any, Protocol
 import msgspec
 from PIL import Image, ImageSequence
 
+from reactbin.errors import ReactbinError
+
 # The formats an image of the library can have; nothing else is decoded.
 _FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
 _MAX_SIDE = 1600
@@ -91,8 +93,13 @@ def load_engine(threads: int) -> Engine:
 def sample_frames(path: Path, mime_type: str, count: int, max_pixels: int) -> Iterator[Image.Image]:
     """Up to `count` frames spread evenly over an animation (first, ..., last), decoded one at a time as RGB.
 
-    The one place that picks frames: videos will use `media.frames.sample_frames` through it.
+    The one place that picks frames: videos go through `media.frames.sample_frames` (PyAV).
     """
+    if mime_type.startswith("video/"):
+        from reactbin.media import frames
+
+        yield from (_prepared(frame) for frame in frames.sample_frames(path, mime_type, count))
+        return
     with Image.open(path, formats=_FORMATS) as image:
         width, height = image.size
         if width * height > max_pixels:
@@ -171,7 +178,7 @@ def read_caption(engine: Engine, path: Path, mime_type: str, *, frames: int, max
             per_frame.append(read_lines(engine, frame))
     except OcrFailed:
         raise
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError, ReactbinError) as exc:
         raise OcrFailed(f"cannot decode the image: {exc}") from exc
     if not per_frame:
         raise OcrFailed("the image has no frame to read")
