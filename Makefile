@@ -9,13 +9,13 @@ INSTALLED := $(VENV)/.installed
 UI_BUILT := ui/dist/index.html
 UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -path ui/dist -prune -o -type f -print 2>/dev/null)
 
-.PHONY: run test ui lint chromium clean
+.PHONY: run test ui lint chromium ocr-system clean
 
-run: $(INSTALLED) $(UI_BUILT)
+run: $(INSTALLED) $(UI_BUILT) ocr-system
 	$(BIN)/reactbin dev
 
 # pytest exits 5 when it collected no tests: that is a broken suite here, never a pass.
-test: $(INSTALLED) $(UI_BUILT) chromium
+test: $(INSTALLED) $(UI_BUILT) chromium ocr-system
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
@@ -44,6 +44,17 @@ chromium:
 		echo "installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	}
+
+# OCR: opencv-python (a dependency of rapidocr-onnxruntime) needs libGL and GLib; the synthetic memes of the OCR
+# tests and benchmark are drawn with fonts from Debian's font packages.
+OCR_PACKAGES := libgl1 libglib2.0-0 fonts-dejavu-core fonts-liberation fonts-freefont-ttf
+
+ocr-system:
+	@missing=$$(for p in $(OCR_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing $$missing for OCR"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 clean:
 	rm -rf $(VENV) ui/node_modules ui/dist

@@ -145,6 +145,7 @@ class Stack:
         self.database_url = ""
         self.server: Server | None = None
         self.cache_bytes: int | None = None
+        self.extra_env: dict[str, str] = {}
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +182,11 @@ class Stack:
             S3_REGION=REGION,
             # The benchmark uploads a dozen images a minute from one address: keep the per-client limit out of it.
             RATE_LIMIT_UPLOADS="0",
+            # OCR jobs (a child process with a ~300 MiB model) would blur the memory and throughput sections;
+            # the OCR benchmark (bench/ocr.py) turns them on.
+            RUN_OCR="false",
         )
+        env.update(self.extra_env)
         if self.cache_bytes is not None:
             env["CACHE_BYTES"] = str(self.cache_bytes)
         return env

@@ -23,6 +23,7 @@ from litestar.testing import AsyncTestClient
 from reactbin.app import create_app
 from reactbin.db.migrations import migrate
 from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
+from reactbin.media.ocr import CaptionReader
 from reactbin.settings import S3Settings, Settings
 from reactbin.storage import Storage, open_storage
 
@@ -138,6 +139,16 @@ def s3_server() -> Iterator[S3Server]:
             server.stop()
 
 
+@pytest.fixture(scope="session")
+def caption_reader() -> Iterator[CaptionReader]:
+    """One OCR process for the session: the model loads once (at the first read) and every OCR test shares it."""
+    reader = CaptionReader(threads=1, frames=3, max_pixels=64_000_000)
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test database, whose image, job and queue tables start empty."""
@@ -159,6 +170,9 @@ def make_client(db: asyncpg.Connection, database_url: str, s3_server: S3Server, 
     @contextlib.asynccontextmanager
     async def make(backend: str = "s3", **overrides: Any) -> AsyncIterator[AsyncTestClient[Any]]:
         s3_overrides = overrides.pop("s3", {})
+        caption_reader = overrides.pop("caption_reader", None)
+        # OCR jobs only run where a test asks for them (tests/test_ocr_jobs.py): elsewhere they stay queued.
+        overrides = {"run_ocr": False} | overrides
         settings = Settings(
             database_url=database_url,
             storage_backend="s3" if backend == "s3" else "filesystem",
@@ -166,7 +180,7 @@ def make_client(db: asyncpg.Connection, database_url: str, s3_server: S3Server, 
             s3=s3_server.settings(s3_server.new_bucket(), **s3_overrides) if backend == "s3" else None,
             **overrides,
         )
-        async with AsyncTestClient(create_app(settings)) as client:
+        async with AsyncTestClient(create_app(settings, caption_reader=caption_reader)) as client:
             yield client
 
     return make

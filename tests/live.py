@@ -40,6 +40,8 @@ _SERVICE_VARS = (
     "MAX_IMAGE_PIXELS",
     "CACHE_BYTES",
     "RUN_WORKER",
+    "RUN_OCR",
+    "OCR_",
     "WORKER_",
     "JOB_",
     "API_TOKENS",

@@ -37,6 +37,7 @@ async def test_tokens_guard_every_write_and_leave_reads_public(make_client: AppF
         image = created.json()
         url = f"/api/v1/images/{image['id']}"
         patch_refused = await client.patch(f"{url}/tags", json={"tags": ["x"]})
+        text_refused = await client.patch(url, json={"text": "x"})
         delete_refused = await client.delete(url)
         job_refused = await client.post("/api/v1/thumbnails/", files={"image": ("a.jpg", _photo(), "image/jpeg")})
         reads = [
@@ -46,15 +47,17 @@ async def test_tokens_guard_every_write_and_leave_reads_public(make_client: AppF
             await client.get("/api/v1/tags"),
         ]
         patched = await client.patch(f"{url}/tags", json={"tags": ["x"]}, headers=good)
+        text_patched = await client.patch(url, json={"text": "x"}, headers=good)
         deleted = await client.delete(url, headers=good)
 
-    for response in [*refused, patch_refused, delete_refused, job_refused]:
+    for response in [*refused, patch_refused, text_refused, delete_refused, job_refused]:
         assert response.status_code == 401
         assert response.json()["code"] == "unauthorized"
         assert response.headers["www-authenticate"].startswith("Bearer")
     assert created.status_code == 201
     assert all(r.status_code == 200 for r in reads)
     assert patched.status_code == 200
+    assert text_patched.status_code == 200
     assert deleted.status_code == 204
 
 

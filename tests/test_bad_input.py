@@ -199,6 +199,31 @@ async def test_bad_tag_edits(client: AsyncTestClient[Any], body: Any, status: in
     assert (await client.get(f"/api/v1/images/{image['id']}")).json()["tags"] == ["keep"]
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"text": "nul \u0000 byte"}, 422, "invalid_text"),
+        ({"text": "bell \u0007"}, 422, "invalid_text"),
+        ({"text": "x" * 2001}, 400, "validation_error"),
+        ({"text": 42}, 400, "validation_error"),
+        ({"text": ["a"]}, 400, "validation_error"),
+        ({"text": "ok", "tags": ["x"]}, 400, "validation_error"),
+        ({"caption": "ok"}, 400, "validation_error"),
+        ([], 400, "validation_error"),
+        ("text", 400, "validation_error"),
+    ],
+)
+async def test_bad_text_edits(client: AsyncTestClient[Any], body: Any, status: int, code: str) -> None:
+    image = (await upload(client, "photo.jpg")).json()
+
+    response = await client.patch(f"/api/v1/images/{image['id']}", json=body)
+
+    assert response.status_code == status, response.text
+    assert response.json()["code"] == code
+    after = (await client.get(f"/api/v1/images/{image['id']}")).json()
+    assert (after["text"], after["text_status"]) == (None, "pending")
+
+
 async def test_patch_with_invalid_json(client: AsyncTestClient[Any]) -> None:
     image = (await upload(client, "photo.jpg")).json()
     response = await client.patch(
@@ -235,11 +260,14 @@ async def test_bad_list_parameters(client: AsyncTestClient[Any], params: dict[st
         ("GET", "/api/v1/images/%00"),
         ("DELETE", "/api/v1/images/123"),
         ("PATCH", "/api/v1/images/zzz/tags"),
+        ("PATCH", "/api/v1/images/zzz"),
+        ("PATCH", "/api/v1/images/6f1c1d2e-0000-4000-8000-000000000000"),
         ("GET", "/api/v1/nope"),
     ],
 )
 async def test_malformed_ids_and_paths_are_404(client: AsyncTestClient[Any], method: str, path: str) -> None:
-    response = await client.request(method, path, json={"tags": []} if method == "PATCH" else None)
+    body = ({"tags": []} if path.endswith("/tags") else {"text": "x"}) if method == "PATCH" else None
+    response = await client.request(method, path, json=body)
 
     assert response.status_code == 404
     assert set(response.json()) == {"detail", "code"}

@@ -17,13 +17,16 @@ from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Schema
 
 from reactbin import metrics as measured
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, ReactbinError
+from reactbin.media.ocr import CaptionReader
 from reactbin.routes import files, forms, health, images, jobs, metrics, share, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
+from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
@@ -78,8 +81,11 @@ def _internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response
     return _error("Internal server error", "internal_error", 500)
 
 
-def create_app(settings: Settings) -> Litestar:
-    """Build the application for `settings`; resources open when it starts and close when it stops."""
+def create_app(settings: Settings, *, caption_reader: CaptionReader | None = None) -> Litestar:
+    """Build the application for `settings`; resources open when it starts and close when it stops.
+
+    `caption_reader` lets the in-process worker share an OCR process (and its loaded model) with others.
+    """
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -89,7 +95,9 @@ def create_app(settings: Settings) -> Litestar:
             app.state.rate_limiter = _rate_limiter(settings, resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
-                await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
+                await stack.enter_async_context(
+                    running_worker(resources, concurrency=settings.worker_concurrency, reader=caption_reader)
+                )
             else:
                 await stack.enter_async_context(periodic_maintenance(resources))
             # Everything built so far (the app, botocore's models: ~135k objects) lives until shutdown. Moving it
@@ -111,6 +119,7 @@ def create_app(settings: Settings) -> Litestar:
             images.get_image,
             images.delete_image,
             images.replace_tags,
+            images.update_image,
             share.image_by_hash,
             share.limits,
             share.sharex_config,
@@ -152,6 +161,7 @@ def create_app(settings: Settings) -> Litestar:
         ),
         logging_config=None,
     )
+    _close_request_schemas(app)
     # Outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
     methods_by_path: dict[str, set[str]] = {}
 
@@ -206,6 +216,20 @@ def create_app(settings: Settings) -> Litestar:
         after_request=observe_pool,
     )
     return app
+
+
+_CLOSED_BODIES = (ImageUpdate,)
+"""Request bodies decoded with `forbid_unknown_fields`: their schema must say so, or clients (and schemathesis)
+may send extra properties the API then refuses."""
+
+
+def _close_request_schemas(app: Litestar) -> None:
+    """Litestar's schema of a msgspec Struct leaves out `forbid_unknown_fields`; add `additionalProperties: false`."""
+    schemas = app.openapi_schema.components.schemas or {}
+    for struct in _CLOSED_BODIES:
+        schema = schemas.get(struct.__name__)
+        if isinstance(schema, Schema):
+            schema.additional_properties = False
 
 
 def _rate_limiter(settings: Settings, resources: Resources) -> RateLimiter | None:

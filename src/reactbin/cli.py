@@ -14,14 +14,19 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
 import msgspec
 
 from reactbin.logs import configure_logging, uvicorn_log_config
 from reactbin.settings import ConfigError, Settings
+
+if TYPE_CHECKING:  # imported lazily at run time: `reactbin --help` and `migrate` stay quick to start
+    from reactbin.domain.resources import Resources
 
 log = logging.getLogger("reactbin")
 
@@ -54,14 +59,25 @@ def main(argv: list[str] | None = None) -> None:
     fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
     reindex = commands.add_parser(
-        "reindex", help="queue background work for existing images (workers do it); safe while serving"
+        "reindex",
+        help="queue background work again for existing images (workers do it); safe while serving, any workers",
+        description="Queue work for existing images, one or more kinds: --ocr, --media. Workers (`reactbin worker`, "
+        "or `serve`/`dev`) do the work; --ocr shows their progress until it is done.",
+    )
+    reindex.add_argument(
+        "--ocr", action="store_true", help="caption text (OCR): images whose text is pending or failed"
     )
     reindex.add_argument(
         "--media",
         action="store_true",
         help="probe media kind, duration and sound; make missing placeholders and previews",
     )
-    reindex.add_argument("--all", action="store_true", help="every image, not only those that lack something")
+    reindex.add_argument(
+        "--all",
+        action="store_true",
+        help="every image, not only those that lack something (OCR: hand-set text stays)",
+    )
+    reindex.add_argument("--no-wait", action="store_true", help="queue and exit without watching the progress")
     reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
@@ -111,9 +127,10 @@ def main(argv: list[str] | None = None) -> None:
         elif args.command == "fsck":
             raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
         elif args.command == "reindex":
-            if not args.media:
-                raise ConfigError("say what to reindex: --media")
-            _reindex(settings, args.data_dir, everything=args.all)
+            kinds = [kind for kind in _REINDEX_KINDS if getattr(args, kind)]
+            if not kinds:
+                raise ConfigError("say what to reindex: --ocr, --media, or both")
+            _reindex(settings, args.data_dir, kinds, redo_all=args.all, wait=not args.no_wait)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -369,17 +386,79 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
 
 
-def _reindex(settings: Settings, data_dir: Path, *, everything: bool) -> None:
-    from reactbin.domain.media import queue_reindex
+def _reindex(settings: Settings, data_dir: Path, kinds: list[str], *, redo_all: bool, wait: bool) -> None:
     from reactbin.domain.resources import open_resources
 
-    async def run(local: Settings) -> int:
+    async def run(local: Settings) -> None:
         async with open_resources(local, serving=False) as res:
-            return await queue_reindex(res, everything=everything)
+            for kind in kinds:
+                await _REINDEX_KINDS[kind](res, redo_all, wait)
 
     with _embedded_defaults(settings, data_dir) as local:
-        queued = asyncio.run(run(local))
-    print(f"queued media work for {queued} image(s); `reactbin worker` (or serve/dev) processes it")
+        try:
+            asyncio.run(run(local))
+        except KeyboardInterrupt:
+            print("\nstopped watching; the queued work goes on in the workers", file=sys.stderr)
+            raise SystemExit(130) from None
+
+
+async def _reindex_ocr(res: Resources, redo_all: bool, wait: bool) -> None:
+    """Queue OCR for images that need it, then print `queued / done / failed / rate` until none is pending."""
+    from reactbin.domain import captions
+
+    async with res.db() as conn:
+        since = await conn.fetchval("SELECT now()")
+    queued = 0
+    async for queued in captions.queue_reindex(res, redo_all=redo_all):
+        print(f"ocr: queued {queued}", flush=True)
+    print(f"ocr: {queued} image(s) queued" + ("" if queued else "; nothing to do"), flush=True)
+    if not wait or not queued:
+        return
+    started = time.monotonic()
+    interactive = sys.stdout.isatty()
+    last_line = 0.0
+    hinted = False
+    while True:
+        counts = await captions.reindex_counts(res, since)
+        if not hinted and counts.done + counts.failed == 0 and time.monotonic() - started > _IDLE_HINT_AFTER:
+            hinted = True
+            print(
+                "\nocr: nothing read yet: is a worker with RUN_OCR running (`reactbin worker`, or `serve`/`dev`)? "
+                "Ctrl-C stops watching; the queued work stays queued",
+                file=sys.stderr,
+                flush=True,
+            )
+        elapsed = max(time.monotonic() - started, 1e-3)
+        line = (
+            f"ocr: queued {queued}, done {counts.done}, failed {counts.failed}, pending {counts.pending}, "
+            f"{(counts.done + counts.failed) / elapsed:.1f} images/s"
+        )
+        finished = counts.pending == 0
+        if interactive:
+            print("\r" + line, end="\n" if finished else "", flush=True)
+        elif finished or time.monotonic() - last_line >= 5:
+            print(line, flush=True)
+            last_line = time.monotonic()
+        if finished:
+            return
+        await asyncio.sleep(0.5)
+
+
+_IDLE_HINT_AFTER = 60.0
+
+
+async def _reindex_media(res: Resources, redo_all: bool, wait: bool) -> None:
+    from reactbin.domain.media import queue_reindex
+
+    queued = await queue_reindex(res, everything=redo_all)
+    print(f"queued media work for {queued} image(s); `reactbin worker` (or serve/dev) processes it", flush=True)
+
+
+_REINDEX_KINDS: dict[str, Callable[[Resources, bool, bool], Awaitable[None]]] = {
+    "media": _reindex_media,
+    "ocr": _reindex_ocr,
+}
+"""What `reactbin reindex --<kind>` queues, in this order."""
 
 
 def _print_openapi(settings: Settings) -> None:

@@ -195,3 +195,9 @@ class DatabaseUnavailable(ReactbinError):
     status_code = 503
     code = "database_unavailable"
     detail = "The database is unavailable, try again shortly"
+
+
+class InvalidText(ReactbinError):
+    status_code = 422
+    code = "invalid_text"
+    detail = "Invalid caption text"

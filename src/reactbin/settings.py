@@ -12,6 +12,16 @@ Thumbnail jobs (see `reactbin.worker`):
   taken over by another worker.
 - `JOB_POLL_INTERVAL` (seconds, default 5): how often an idle worker looks for such jobs (new jobs wake it
   at once through LISTEN/NOTIFY).
+
+Caption text (OCR jobs, see `reactbin.media.ocr`):
+
+- `RUN_OCR` (`true`/`false`, default `true`): this process's job worker also reads caption text. An API
+  process that runs no worker (or runs one with `RUN_OCR=false`) never loads the OCR model.
+- `OCR_TIMEOUT` (seconds, default 30): time limit of one image's OCR; past it the image's `text_status` is
+  `failed`.
+- `OCR_THREADS` (default 1): onnxruntime threads of the worker's OCR process (it reads one image at a time). On 2
+  shared cores one thread read an image for half the CPU time of two (onnxruntime's threads spin while they wait).
+- `OCR_FRAMES` (default 3): frames sampled from an animation; their text is merged.
 """
 
 from __future__ import annotations
@@ -81,6 +91,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     upload_rate_limit: RateLimit | None = None
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
+    run_ocr: bool = True
+    ocr_timeout: float = 30.0
+    ocr_threads: int = 1
+    ocr_frames: int = 3
     access_log: bool = False
     metrics: bool = True
     log_format: Literal["text", "json"] = "text"
@@ -159,6 +173,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             access_log=reader.boolean("ACCESS_LOG", False),
             metrics=reader.boolean("METRICS", True),
             log_format=_log_format(reader.get("LOG_FORMAT", "text")),
+            run_ocr=reader.boolean("RUN_OCR", True),
+            ocr_timeout=reader.number("OCR_TIMEOUT", 30.0, float, minimum=0.01),
+            ocr_threads=reader.number("OCR_THREADS", 1, int, minimum=1),
+            ocr_frames=reader.number("OCR_FRAMES", 3, int, minimum=1),
         )
 
     def with_database_url(self, url: str) -> Settings:

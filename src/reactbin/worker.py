@@ -1,4 +1,4 @@
-"""The thumbnail job worker: pgqueuer dequeues, `domain.jobs` does the work.
+"""The job worker: pgqueuer dequeues; `domain.jobs` makes thumbnails, `domain.captions` reads caption text.
 
 One `JobWorker` runs in each `reactbin worker` process, and inside `serve`/`dev` unless `RUN_WORKER=false`.
 Any number may run against one database: pgqueuer hands each queue job to one worker (`FOR UPDATE SKIP
@@ -7,6 +7,9 @@ LOCKED`), and a job whose worker stops heart-beating for `JOB_HEARTBEAT_TIMEOUT`
 pgqueuer gets its own small pool so a busy API can never starve its heartbeats (a starved heartbeat would
 make another worker take over a job that is still running). If the queue connection breaks (database
 restart), the worker starts pgqueuer again with back-off instead of exiting.
+
+A worker with `RUN_OCR` takes OCR jobs too (a worker without it leaves them to others). Its OCR model lives in
+one child process, started at the first OCR job and stopped with the worker (see `media.ocr.CaptionReader`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,10 @@ from pgqueuer import PgQueuer
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
 
-from reactbin.db.queue import MEDIA_ENTRYPOINT, THUMBNAIL_ENTRYPOINT
-from reactbin.domain import jobs, media
+from reactbin.db.queue import MEDIA_ENTRYPOINT, OCR_ENTRYPOINT, THUMBNAIL_ENTRYPOINT
+from reactbin.domain import captions, jobs, media
 from reactbin.domain.resources import Resources
+from reactbin.media.ocr import CaptionReader
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +45,9 @@ _STABLE_AFTER = 60.0  # a queuer that ran this long before failing starts the ba
 
 
 class JobWorker:
-    """Runs thumbnail jobs, at most `concurrency` at once, until `stop()`."""
+    """Runs thumbnail and OCR jobs, at most `concurrency` at once, until `stop()`."""
 
-    def __init__(self, res: Resources, *, concurrency: int) -> None:
+    def __init__(self, res: Resources, *, concurrency: int, reader: CaptionReader | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         self.res = res
@@ -52,6 +56,15 @@ class JobWorker:
         self._slots = asyncio.Semaphore(concurrency)
         self._stopping = asyncio.Event()
         self._queuer: PgQueuer | None = None
+        settings = res.settings
+        # A reader passed in is shared (tests keep one model for the session) and stays open; our own closes.
+        self.reader = reader if settings.run_ocr else None
+        self._owns_reader = False
+        if settings.run_ocr and reader is None:
+            self._owns_reader = True
+            self.reader = CaptionReader(
+                threads=settings.ocr_threads, frames=settings.ocr_frames, max_pixels=settings.max_image_pixels
+            )
 
     def stop(self) -> None:
         """Stop taking jobs; `run()` returns once the running ones have finished."""
@@ -61,6 +74,13 @@ class JobWorker:
 
     async def run(self) -> None:
         """Process jobs until `stop()`, restarting pgqueuer with back-off whenever it fails."""
+        try:
+            await self._run_with_restarts()
+        finally:
+            if self.reader is not None and self._owns_reader:
+                await asyncio.to_thread(self.reader.close)
+
+    async def _run_with_restarts(self) -> None:
         failures = 0
         while not self._stopping.is_set():
             started = time.monotonic()
@@ -93,6 +113,8 @@ class JobWorker:
             queuer = PgQueuer.from_asyncpg_pool(pool)
             queuer.entrypoint(THUMBNAIL_ENTRYPOINT)(self._run_thumbnail_job)
             queuer.entrypoint(MEDIA_ENTRYPOINT)(self._run_media_job)
+            if self.reader is not None:
+                queuer.entrypoint(OCR_ENTRYPOINT)(self._run_ocr_job)
             queuer.schedule(MAINTENANCE_ENTRYPOINT, MAINTENANCE_SCHEDULE)(self._run_maintenance)
             self._queuer = queuer
             if self._stopping.is_set():
@@ -145,19 +167,36 @@ class JobWorker:
         if outcome.failed:
             log.warning("media job for image %s: %s", image_id, ", ".join(outcome.failed))
 
+    async def _run_ocr_job(self, job: Job) -> None:
+        assert self.reader is not None
+        try:
+            image_id = uuid.UUID(bytes=job.payload or b"")
+        except ValueError:
+            log.error("queue job %s has no image id in its payload; dropped", job.id)
+            return
+        try:
+            async with self._slots:
+                await captions.run_ocr_job(self.res, self.reader, image_id)
+        except captions.RetryOcr as exc:
+            raise RetryRequested(delay=dt.timedelta(seconds=exc.delay), reason=exc.reason) from exc
+        # A cancelled job (shutdown) leaves its image pending: the clean-up queues it again (LOST_OCR_GRACE).
+
     async def _run_maintenance(self, schedule: Schedule) -> None:
         await jobs.run_maintenance(self.res)
+        await captions.requeue_lost_ocr(self.res)
 
 
 @contextlib.asynccontextmanager
-async def running_worker(res: Resources, *, concurrency: int, grace: float | None = None) -> AsyncIterator[JobWorker]:
+async def running_worker(
+    res: Resources, *, concurrency: int, grace: float | None = None, reader: CaptionReader | None = None
+) -> AsyncIterator[JobWorker]:
     """Run a worker in the background for the lifetime of the block, then stop it cleanly.
 
     Stopping waits up to `grace` seconds (default `SHUTDOWN_GRACE_SECONDS`) for running jobs; jobs still
     running then are cancelled and re-queued for another worker.
     """
     grace = res.settings.shutdown_grace if grace is None else grace
-    worker = JobWorker(res, concurrency=concurrency)
+    worker = JobWorker(res, concurrency=concurrency, reader=reader)
     task = asyncio.create_task(worker.run(), name=f"job-worker-{worker.name}")
     try:
         yield worker

@@ -10,8 +10,14 @@ from typing import Any
 from PIL import Image
 from playwright.async_api import Locator, Page, expect
 
-from tests.conftest import FIXTURES
+from reactbin.domain.resources import open_resources
+from reactbin.media.ocr import CaptionReader, compact
+from reactbin.settings import Settings
+from reactbin.worker import running_worker
+from tests.conftest import FIXTURES, S3Server
 from tests.e2e.conftest import Server, Session, make_image, thumbnails_loaded
+from tests.fixtures import memes
+from tests.jobs_support import FAST_JOBS
 
 
 async def test_upload_through_the_page(session: Session, app: Server, tmp_path: Path) -> None:
@@ -321,3 +327,35 @@ async def test_error_states(session: Session, app: Server) -> None:
     await page.goto("/?tag=Funny%20Cat")
     await expect(page.get_by_role("button", name="Remove tag funny-cat")).to_be_visible()
     await thumbnails_loaded(page, 1)
+
+
+async def test_detail_shows_the_caption_read_in_the_background_and_edits_it(
+    session: Session, app: Server, s3_server: S3Server, caption_reader: CaptionReader
+) -> None:
+    meme = memes.memes()[0]
+    image = await app.upload(meme.filename, memes.png_bytes(meme))
+    assert image["text_status"] == "pending"
+    page = session.page
+    await page.goto(f"/images/{image['id']}")
+    caption = page.locator(".caption-editor")
+    await expect(caption.get_by_role("status")).to_have_text("Reading text…")
+
+    # The e2e server runs no worker: one runs here, on the server's database and bucket, while the page polls.
+    settings = Settings(
+        database_url=app.database_url, storage_backend="s3", s3=s3_server.settings(app.bucket), **FAST_JOBS
+    )
+    async with (
+        open_resources(settings, serving=False) as res,
+        running_worker(res, concurrency=1, reader=caption_reader),
+    ):
+        await expect(caption.locator(".caption-text")).to_be_visible(timeout=60_000)
+    read = await caption.locator(".caption-text").inner_text()
+    assert compact(meme.caption) in compact(read)
+
+    await page.get_by_role("button", name="Edit text").click()
+    field = page.get_by_role("textbox", name="Text in the image")
+    await field.fill("Why not both?\nthe taco girl")
+    await page.get_by_role("button", name="Save text").click()
+    await expect(caption.locator(".caption-text")).to_have_text("Why not both?\nthe taco girl")
+    stored = (await app.get(f"/images/{image['id']}")).json()
+    assert (stored["text"], stored["text_status"]) == ("Why not both?\nthe taco girl", "done")

@@ -10,6 +10,8 @@ import asyncpg
 import msgspec
 
 Kind = Literal["still", "animated", "video"]
+TextStatus = Literal["pending", "done", "failed", "none"]
+"""pending: not read yet; done: text found or set by hand; none: read, no text; failed: could not be read."""
 
 
 class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -32,6 +34,8 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     has_audio: bool = False
     preview_key: str | None = None
     placeholder: str | None = None
+    text: str | None = None
+    text_status: TextStatus = "pending"
 
 
 class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +90,7 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
+    i.text, i.text_status,
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags
 """
 

@@ -15,6 +15,7 @@ from pgqueuer.queries import Queries
 THUMBNAIL_ENTRYPOINT = "thumbnail"
 MEDIA_ENTRYPOINT = "media"
 """Payload: an image id (16 bytes), then b"!" to re-probe an image that was already indexed."""
+OCR_ENTRYPOINT = "ocr"
 QUEUE_TABLE = "pgqueuer"
 _PRUNE_BATCH = 10_000
 
@@ -27,6 +28,20 @@ async def enqueue(conn: asyncpg.Connection, entrypoint: str, payload: bytes) -> 
     """
     ids = await Queries(AsyncpgDriver(conn)).enqueue(entrypoint, payload)
     return int(ids[0])
+
+
+async def enqueue_unique(conn: asyncpg.Connection, entrypoint: str, jobs: list[tuple[bytes, str]]) -> int:
+    """Queue `(payload, dedupe_key)` jobs on `conn` in one statement; a key that already has a queued or running
+    job is skipped (never an error: a duplicate error would abort the caller's transaction). Return how many
+    were queued."""
+    ids = await Queries(AsyncpgDriver(conn)).enqueue(
+        [entrypoint] * len(jobs),
+        [payload for payload, _ in jobs],
+        [0] * len(jobs),
+        dedupe_key=[key for _, key in jobs],
+        on_conflict="skip",
+    )
+    return sum(1 for job_id in ids if job_id is not None)
 
 
 async def prune_history(conn: asyncpg.Connection, older_than: dt.timedelta) -> int:

@@ -10,6 +10,7 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
+from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
@@ -97,6 +98,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
         if info.kind != "still" or analysis.placeholder is None:
             # The preview is made by a worker; the job commits (or rolls back) with the row.
             await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)  # see domain.media
+        await captions.queue_new_image(conn, image_id)
         image = await db.get_image(conn, image_id)
         assert image is not None
     return IngestResult(image, duplicate=False)

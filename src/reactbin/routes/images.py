@@ -6,6 +6,7 @@ import asyncio
 import uuid
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -14,6 +15,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
+from reactbin.domain import captions
 from reactbin.domain import images as library
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
@@ -23,6 +25,7 @@ from reactbin.routes.schemas import (
     ErrorBody,
     Image,
     ImageList,
+    ImageUpdate,
     TagsUpdate,
     UploadedImage,
     image_out,
@@ -108,6 +111,22 @@ async def list_images(
 )
 async def replace_tags(res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[TagsUpdate]) -> Image:
     row = await library.replace_tags(res, parse_image_id(image_id), list(data.tags))
+    return image_out(row, res.urls)
+
+
+@patch(
+    "/images/{image_id:str}",
+    summary="Change an image's caption text",
+    description="`text` set by hand is never overwritten by OCR; empty or null means the image has no caption.",
+    request_max_body_size=64 * 1024,
+    responses=errors(400, 401, 404, 413, 422, 503),
+)
+async def update_image(res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[ImageUpdate]) -> Image:
+    target = parse_image_id(image_id)
+    if isinstance(data.text, msgspec.UnsetType):
+        row = await library.get_image(res, target)
+    else:
+        row = await captions.set_text(res, target, data.text)
     return image_out(row, res.urls)
 
 

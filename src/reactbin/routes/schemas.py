@@ -8,8 +8,9 @@ from typing import Annotated
 
 import msgspec
 
-from reactbin.db.images import ImageRow, Kind, TagCount
+from reactbin.db.images import ImageRow, Kind, TagCount, TextStatus
 from reactbin.db.jobs import JobRow, JobStatus
+from reactbin.domain.captions import MAX_TEXT_LENGTH
 from reactbin.domain.tags import MAX_TAG_LENGTH, TAG_PATTERN
 from reactbin.urls import UrlResolver
 
@@ -44,6 +45,9 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     """A small looping animated WebP for animations and videos; null for stills and until it is made."""
     placeholder: str | None
     """A ThumbHash (base64) to paint before the thumbnail arrives; null until it is made."""
+    text: str | None
+    """The caption text in the image, recognised (OCR) or set by hand; null until read or when there is none."""
+    text_status: TextStatus
 
 
 class UploadedImage(Image, frozen=True, kw_only=True):
@@ -65,6 +69,13 @@ _TAG_ITEM_SCHEMA = {
 
 class TagsUpdate(msgspec.Struct, frozen=True):
     tags: Annotated[list[str], msgspec.Meta(max_length=500, extra_json_schema={"extra": {"items": _TAG_ITEM_SCHEMA}})]
+
+
+class ImageUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Fields to change; a field not given stays as it is."""
+
+    text: Annotated[str, msgspec.Meta(max_length=MAX_TEXT_LENGTH)] | msgspec.UnsetType | None = msgspec.UNSET
+    """The caption text, set by hand (OCR never overwrites it); empty or null: the image has no caption."""
 
 
 class TagSuggestion(msgspec.Struct, frozen=True):
@@ -112,6 +123,8 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         has_audio=row.has_audio,
         preview_url=urls.preview_url(row.id, row.preview_key),
         placeholder=row.placeholder,
+        text=row.text,
+        text_status=row.text_status,
     )
 
 

@@ -10,6 +10,7 @@ type ListQuery = NonNullable<operations["ApiV1ImagesListImages"]["parameters"]["
 type TagQuery = NonNullable<operations["ApiV1TagsSuggestTags"]["parameters"]["query"]>;
 type TagsUpdate = components["schemas"]["TagsUpdate"];
 export type ShareXConfig = components["schemas"]["ShareXConfig"];
+type ImageUpdate = components["schemas"]["ImageUpdate"];
 
 const API = "/api/v1";
 
@@ -75,6 +76,14 @@ export function replaceTags(id: string, tags: string[], token: string | null): P
   const body: TagsUpdate = { tags };
   return request("PATCH", `/images/${encodeURIComponent(id)}/tags`, {
     body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...authorization(token) },
+  });
+}
+
+/** Set the caption text by hand (OCR never overwrites it); an empty text means the image has none. */
+export function updateImage(id: string, update: ImageUpdate, token: string | null): Promise<Image> {
+  return request("PATCH", `/images/${encodeURIComponent(id)}`, {
+    body: JSON.stringify(update),
     headers: { "content-type": "application/json", ...authorization(token) },
   });
 }

@@ -81,7 +81,11 @@ export interface paths {
         delete: operations["ApiV1ImagesImageIdDeleteImage"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Change an image's caption text
+         * @description `text` set by hand is never overwritten by OCR; empty or null means the image has no caption.
+         */
+        patch: operations["ApiV1ImagesImageIdUpdateImage"];
         trace?: never;
     };
     "/api/v1/images/{image_id}/file": {
@@ -403,6 +407,9 @@ export interface components {
             size_bytes: number;
             storage_key: string;
             tags: string[];
+            text: string | null;
+            /** @enum {string} */
+            text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
             width: number;
@@ -411,6 +418,10 @@ export interface components {
         ImageList: {
             items: components["schemas"]["Image"][];
             next_cursor: string | null;
+        };
+        /** ImageUpdate */
+        ImageUpdate: {
+            text?: string | null;
         };
         /** Job */
         Job: {
@@ -551,6 +562,9 @@ export interface components {
             size_bytes: number;
             storage_key: string;
             tags: string[];
+            text: string | null;
+            /** @enum {string} */
+            text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
             width: number;
@@ -947,6 +961,87 @@ export interface operations {
             };
             /** @description Error */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdUpdateImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImageUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,5 +1,5 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, deleteImage, getImage, messageOf, replaceTags, type Image } from "../api/client";
+import { ApiError, deleteImage, getImage, messageOf, replaceTags, updateImage, type Image } from "../api/client";
 import { withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
@@ -141,6 +141,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
         </h1>
         <ShareLink image={image} status={status} setStatus={setStatus} />
         <TagEditor image={image} onChange={onChange} />
+        <CaptionEditor image={image} onChange={onChange} />
         <dl class="facts">
           <div>
             <dt>Size</dt>
@@ -255,6 +256,128 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
       {tags.length > 0 && (
         <p class="find-similar">
           <a href={libraryHref(tags.slice(0, 1))}>More tagged “{tags[0]}”</a>
+        </p>
+      )}
+    </section>
+  );
+}
+
+const CAPTION_POLL_MS = 1500;
+
+/** The caption text read from the image (or set by hand), edited in place; polls while it is still being read. */
+function CaptionEditor({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(image.text ?? "");
+  const [saving, setSaving] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const field = useRef<HTMLTextAreaElement>(null);
+
+  useEffect(() => {
+    if (image.text_status !== "pending" || editing) return;
+    const controller = new AbortController();
+    const timer = window.setTimeout(() => {
+      getImage(image.id, controller.signal)
+        .then((fresh) => {
+          rememberImage(fresh);
+          onChange(fresh);
+        })
+        .catch(() => {
+          // Tried again by the next render's timer only if something changes; a reload shows the text.
+        });
+    }, CAPTION_POLL_MS);
+    return () => {
+      window.clearTimeout(timer);
+      controller.abort();
+    };
+  }, [image, editing]);
+
+  useEffect(() => {
+    if (editing) field.current?.focus();
+  }, [editing]);
+
+  function startEditing(): void {
+    setDraft(image.text ?? "");
+    setError(null);
+    setEditing(true);
+  }
+
+  function save(): void {
+    setSaving(true);
+    setError(null);
+    withWriteToken((token) => updateImage(image.id, { text: draft }, token))
+      .then((updated) => {
+        rememberImage(updated);
+        onChange(updated);
+        setEditing(false);
+      })
+      .catch((err: unknown) => setError(`Text not saved: ${messageOf(err)}`))
+      .finally(() => setSaving(false));
+  }
+
+  let shown;
+  if (image.text) {
+    shown = <p class="caption-text">{image.text}</p>;
+  } else if (image.text_status === "pending") {
+    shown = (
+      <p class="muted" role="status">
+        Reading text…
+      </p>
+    );
+  } else if (image.text_status === "failed") {
+    shown = <p class="muted">The text in this image could not be read.</p>;
+  } else {
+    shown = <p class="muted">No text in this image.</p>;
+  }
+
+  return (
+    <section class="caption-editor" aria-labelledby="caption-heading">
+      <h2 id="caption-heading" class="label">
+        Text in the image
+        <span class="caption-saving" aria-live="polite">
+          {saving ? "Saving…" : ""}
+        </span>
+      </h2>
+      {editing ? (
+        <form
+          class="caption-form"
+          onSubmit={(event) => {
+            event.preventDefault();
+            save();
+          }}
+        >
+          <textarea
+            id="caption-text"
+            ref={field}
+            aria-label="Text in the image"
+            rows={3}
+            maxLength={2000}
+            value={draft}
+            onInput={(event) => setDraft(event.currentTarget.value)}
+            onKeyDown={(event) => {
+              if (event.key === "Escape") setEditing(false);
+              if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) save();
+            }}
+          />
+          <div class="action-row">
+            <button type="submit" class="button primary" disabled={saving}>
+              Save text
+            </button>
+            <button type="button" class="button" disabled={saving} onClick={() => setEditing(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      ) : (
+        <>
+          {shown}
+          <button type="button" class="button" onClick={startEditing}>
+            {image.text ? "Edit text" : "Add text"}
+          </button>
+        </>
+      )}
+      {error && (
+        <p class="field-error" role="alert">
+          {error}
         </p>
       )}
     </section>
