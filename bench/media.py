@@ -170,6 +170,21 @@ def bench_local(report: Report, work: Path, reps: int) -> None:
             "< 64 MiB",
             growth < 64 * MIB,
         )
+    from reactbin.media.placeholder import placeholder_of
+    from reactbin.media.video import encode_thumbnail
+
+    thumbnail = encode_thumbnail(_frame(3, (400, 225))).data
+    placeholder_of(thumbnail)
+    times = []
+    for _ in range(20):
+        began = time.process_time()
+        placeholder_of(thumbnail)
+        times.append(time.process_time() - began)
+    report.add(
+        "media",
+        "ThumbHash placeholder of a 400x225 WebP thumbnail (in the upload request)",
+        f"{statistics.median(times) * 1000:.1f} ms CPU median of 20",
+    )
     wall, cpu, fastest, growth, _ = cold_runs("poster", clip1080, "video/mp4", tiny_clip, reps)
     report.add(
         "media",
