@@ -221,10 +221,10 @@ async def test_reindex_queues_work_that_a_worker_does(make_client: AppFactory, d
     assert image["placeholder"]
 
 
-def test_reindex_command(tmp_path: Path) -> None:
+def test_reindex_command(tmp_path: Path, db: asyncpg.Connection, database_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "STORAGE_"))}
-    env["STORAGE_DIR"] = str(tmp_path / "objects")
-    command = [sys.executable, "-m", "reactbin.cli", "reindex", "--data-dir", str(tmp_path / "data")]
+    env |= {"DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "objects")}
+    command = [sys.executable, "-m", "reactbin.cli", "reindex"]
 
     unsaid = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     done = subprocess.run([*command, "--media"], env=env, capture_output=True, text=True, timeout=120, check=False)
