@@ -99,6 +99,9 @@ async def test_hover_plays_the_preview_and_reduced_motion_never_does(
         await tile.hover()
         await page.wait_for_timeout(300)
         await expect(tile.locator("img.preview")).to_have_count(0)
+        # The image page shows the still thumbnail instead of the moving original.
+        await tile.click()
+        await expect(page.locator("img.full")).to_have_attribute("src", image["thumbnail_url"])
         assert not any("/preview" in url for url in session.requests)
 
 
