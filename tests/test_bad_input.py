@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
 import time
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from PIL import Image
 
 from tests.conftest import FIXTURES, AppFactory, fixture_bytes, stored_keys, upload
 
@@ -334,6 +336,21 @@ async def test_png_html_polyglot_is_only_ever_served_as_an_inert_png(client: Asy
     assert served.headers["content-type"] == "image/png"
     assert served.headers["x-content-type-options"] == "nosniff"
     assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+@pytest.mark.parametrize("name", ["exif-dpi-text.jpg", "exif-dpi-missing.jpg"])
+async def test_malformed_exif_never_decides_the_upload(client: AsyncTestClient[Any], name: str) -> None:
+    """Phone photos whose resolution entries are text, empty or of the wrong type: stored, rotated, located no more."""
+    response = await upload(client, name, content_type="image/jpeg")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (300, 600)  # orientation 6 still honoured
+    stored = await client.get(f"/api/v1/images/{body['id']}/file")
+    exif = Image.open(io.BytesIO(stored.content)).getexif()
+    assert exif.get(0x0112) == 6
+    assert 0x8825 not in exif  # the location is gone
+    assert (await client.get(f"/api/v1/images/{body['id']}/thumbnail")).status_code == 200
 
 
 MEDIA = FIXTURES.parent / "media"

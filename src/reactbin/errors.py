@@ -42,6 +42,18 @@ class InvalidCursor(ReactbinError):
     detail = "The cursor is malformed or was not issued by this service"
 
 
+class InvalidUrl(ReactbinError):
+    status_code = 400
+    code = "invalid_url"
+    detail = "The url parameter must be an absolute http(s) URL"
+
+
+class UnknownUrl(ReactbinError):
+    status_code = 404
+    code = "url_not_found"
+    detail = "The URL is not a page of this library"
+
+
 class ImageNotFound(ReactbinError):
     status_code = 404
     code = "image_not_found"

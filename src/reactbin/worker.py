@@ -170,3 +170,28 @@ async def running_worker(res: Resources, *, concurrency: int, grace: float | Non
             await asyncio.wait({task}, timeout=5.0)
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("job worker %s ended with an error", worker.name, exc_info=task.exception())
+
+
+API_MAINTENANCE_INTERVAL = 300.0
+"""How often API processes that run no worker do the job clean-up themselves (workers do it every minute)."""
+
+
+@contextlib.asynccontextmanager
+async def periodic_maintenance(res: Resources, interval: float = API_MAINTENANCE_INTERVAL) -> AsyncIterator[None]:
+    """Run the job clean-up every `interval` seconds in the background, so that with no worker running at all
+    unstarted jobs still expire and their sources are deleted. Safe beside workers: every step skips locked rows."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await jobs.run_maintenance(res)
+            except Exception:
+                log.exception("job maintenance failed; trying again in %.0f s", interval)
+
+    task = asyncio.create_task(loop(), name="job-maintenance")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=5.0)

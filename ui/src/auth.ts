@@ -17,6 +17,11 @@ function readStored(): string | null {
   }
 }
 
+/** The write token this browser holds, if any (e.g. to fill into a ShareX config). */
+export function currentToken(): string | null {
+  return token;
+}
+
 /** The component that shows the token dialog registers here. */
 export function setTokenAsker(ask: Asker | null): void {
   asker = ask;

@@ -109,6 +109,32 @@ async def get_image_by_hash(conn: asyncpg.Connection, sha256: str) -> ImageRow |
     return None if record is None else _image(record)
 
 
+async def find_image_by_any_hash(conn: asyncpg.Connection, sha256: str) -> ImageRow | None:
+    """The image whose stored bytes have this hash, or that an upload with this hash became (metadata stripped)."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM images i WHERE i.hash = $1
+        UNION ALL
+        SELECT {_COLUMNS} FROM image_upload_hashes u JOIN images i ON i.id = u.image_id WHERE u.upload_hash = $1
+        LIMIT 1
+        """,
+        sha256,
+    )
+    return None if record is None else _image(record)
+
+
+async def remember_upload_hash(conn: asyncpg.Connection, upload_hash: str, image_id: uuid.UUID) -> None:
+    """Record that an upload whose own bytes hash to `upload_hash` became image `image_id` (if that still exists)."""
+    await conn.execute(
+        """
+        INSERT INTO image_upload_hashes (upload_hash, image_id) SELECT $1, id FROM images WHERE id = $2
+        ON CONFLICT (upload_hash) DO UPDATE SET image_id = EXCLUDED.image_id
+        """,
+        upload_hash,
+        image_id,
+    )
+
+
 async def get_content(conn: asyncpg.Connection, image_id: uuid.UUID) -> ContentRow | None:
     record = await conn.fetchrow(
         """

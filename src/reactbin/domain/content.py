@@ -8,6 +8,7 @@ from typing import Literal
 
 import msgspec
 
+from reactbin import metrics
 from reactbin.db import images as db
 from reactbin.domain.resources import Resources
 from reactbin.errors import ImageNotFound, PreviewNotFound, RangeNotSatisfiable, ThumbnailNotFound
@@ -115,6 +116,7 @@ def _target(row: db.ContentRow | None, variant: Variant) -> StoredObject:
 async def _body(res: Resources, target: StoredObject, byte_range: tuple[int, int] | None) -> bytes | ObjectReader:
     if res.cache.accepts(target.size):
         data = res.cache.get(target.key)
+        metrics.CACHE_LOOKUPS.labels("miss" if data is None else "hit").inc()
         if data is None:
             data = await res.storage.read_bytes(target.key)
             res.cache.put(target.key, data)

@@ -30,7 +30,12 @@ from reactbin.media.analyse import analyse_media
 from reactbin.storage import download, keys
 
 _HASH_IN_KEY = re.compile(r"^(?:images|thumbnails/v\d+|previews/v\d+)/([0-9a-f]{64})\.[a-z0-9]+$")
-_JOB_IN_KEY = re.compile(r"^jobs/(?:sources/)?([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.[a-z]+$")
+_UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
+# Job thumbnails, job sources, and the sources of jobs submitted before sources moved under private/.
+_JOB_IN_KEY = re.compile(
+    rf"^(?:jobs/(?:sources/)?({_UUID})|{re.escape(keys.JOB_SOURCE_PREFIX)}({_UUID})-[0-9a-f]{{32}})\.[a-z]+$"
+)
+_JOB_PREFIXES = ("jobs/", keys.JOB_SOURCE_PREFIX)
 _CONCURRENCY = 16
 
 
@@ -80,10 +85,10 @@ async def check(res: Resources, *, repair: bool) -> Report:
     referenced = {row.storage_key for row in rows}
     referenced |= {row.thumbnail_key for row in rows if row.thumbnail_key}
     referenced |= {row.preview_key for row in rows if row.preview_key}
-    for prefix in ("images/", "thumbnails/", "previews/", "jobs/"):
+    for prefix in ("images/", "thumbnails/", "previews/", *_JOB_PREFIXES):
         async for key in res.storage.list_keys(prefix):
             report.objects_checked += 1
-            if prefix == "jobs/":
+            if prefix in _JOB_PREFIXES:
                 orphan = await _is_job_orphan(res, key, delete=repair)
             else:
                 orphan = key not in referenced and await _is_orphan(res, key, delete=repair)
@@ -114,7 +119,7 @@ async def _is_job_orphan(res: Resources, key: str, *, delete: bool) -> bool:
     match = _JOB_IN_KEY.match(key)
     async with res.tx() as conn:
         if match is not None:
-            job_id = uuid.UUID(match[1])
+            job_id = uuid.UUID(match[1] or match[2])
             # Under the lock a submission is either committed (its row exists) or gone with its source.
             await jobs_db.lock_job(conn, job_id)
             if await jobs_db.job_exists(conn, job_id):

@@ -40,15 +40,18 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
     The objects are written before the row and deleted again unless the row commits, all under a
     per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
     """
+    # Location and serial numbers never reach storage; the hash is of the bytes actually stored. The upload's own
+    # hash is kept beside it when they differ, so a client holding the original file finds the image by hash.
+    sent_sha256 = upload.sha256
     mime_type = await res.run_cpu(_sniff, upload)
     if mime_type in _STRIPPABLE:
-        # Location and serial numbers never reach storage; the hash is of the bytes actually stored.
         sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
         upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
     elif mime_type == "video/mp4" and await res.run_cpu(strip_video_location, upload.path):
         sha256, size = await res.run_cpu(file_digest, upload.path)
         upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
-    existing = await _merge_duplicate(res, upload.sha256, tags)
+    also_known_as = sent_sha256 if sent_sha256 != upload.sha256 else None
+    existing = await _merge_duplicate(res, upload.sha256, tags, also_known_as)
     if existing is not None:
         return IngestResult(existing, duplicate=True)
 
@@ -64,6 +67,8 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
         await db.lock_hash(conn, upload.sha256)
         raced = await db.get_image_by_hash(conn, upload.sha256)
         if raced is not None:
+            if also_known_as is not None:
+                await db.remember_upload_hash(conn, also_known_as, raced.id)
             return IngestResult(await _add_tags(conn, raced, tags), duplicate=True)
         written.append(original_key)
         await res.storage.put_file(original_key, upload.path, info.mime_type)
@@ -91,6 +96,8 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
             ),
         )
         await db.add_tags(conn, image_id, tags)
+        if also_known_as is not None:
+            await db.remember_upload_hash(conn, also_known_as, image_id)
         if info.kind != "still" or analysis.placeholder is None:
             # The preview is made by a worker; the job commits (or rolls back) with the row.
             await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)  # see domain.media
@@ -107,13 +114,17 @@ def _sniff(upload: ReceivedFile) -> str:
         return sniff_media_type(handle.read(SNIFF_BYTES))
 
 
-async def _merge_duplicate(res: Resources, sha256: str, tags: list[str]) -> db.ImageRow | None:
+async def _merge_duplicate(
+    res: Resources, sha256: str, tags: list[str], also_known_as: str | None
+) -> db.ImageRow | None:
     try:
         async with res.tx() as conn:
             existing = await db.get_image_by_hash(conn, sha256)
             if existing is None:
                 return None
             await db.lock_hash(conn, sha256)
+            if also_known_as is not None:
+                await db.remember_upload_hash(conn, also_known_as, existing.id)
             return await _add_tags(conn, existing, tags)
     except ImageNotFound:  # deleted while we looked: ingest it as new
         return None
@@ -130,6 +141,19 @@ async def _add_tags(conn: asyncpg.Connection, image: db.ImageRow, tags: list[str
     if merged is None:  # deleted between the two reads; the upload's bytes are gone with it
         raise ImageNotFound()
     return merged
+
+
+async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
+    """The image stored with this content hash, or made from an upload with this hash.
+
+    Raises:
+        ImageNotFound: no such image.
+    """
+    async with res.db() as conn:
+        image = await db.find_image_by_any_hash(conn, sha256)
+    if image is None:
+        raise ImageNotFound()
+    return image
 
 
 async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:

@@ -10,6 +10,7 @@ import msgspec
 
 from reactbin.db.images import ImageRow, Kind, TagCount
 from reactbin.db.jobs import JobRow, JobStatus
+from reactbin.domain.tags import MAX_TAG_LENGTH, TAG_PATTERN
 from reactbin.urls import UrlResolver
 
 
@@ -54,8 +55,16 @@ class ImageList(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
+# Documents the rule of `domain.tags` for each item; not enforced here, so a bad tag stays a 422 `invalid_tag`.
+_TAG_ITEM_SCHEMA = {
+    "type": "string",
+    "pattern": TAG_PATTERN,
+    "description": f"Lowercased, inner whitespace becomes `-`; then 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
+}
+
+
 class TagsUpdate(msgspec.Struct, frozen=True):
-    tags: Annotated[list[str], msgspec.Meta(max_length=500)]
+    tags: Annotated[list[str], msgspec.Meta(max_length=500, extra_json_schema={"extra": {"items": _TAG_ITEM_SCHEMA}})]
 
 
 class TagSuggestion(msgspec.Struct, frozen=True):

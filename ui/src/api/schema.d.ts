@@ -42,6 +42,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/by-hash/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find an image by the SHA-256 of its bytes
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         */
+        get: operations["ApiV1ImagesByHashSha256GetImageByHash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Find an image by the SHA-256 of its bytes
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         */
+        head: operations["ApiV1ImagesByHashSha256HeadImageByHash"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}": {
         parameters: {
             query?: never;
@@ -203,6 +227,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What uploads this server accepts, its rate limit and whether writes need a token */
+        get: operations["ApiV1LimitsLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oembed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** oEmbed for a share page or image page of this library */
+        get: operations["ApiV1OembedOembed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ready": {
         parameters: {
             query?: never;
@@ -212,6 +270,26 @@ export interface paths {
         };
         /** The database and the object store answer */
         get: operations["ApiV1ReadyReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sharex.sxcu": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A ShareX custom-uploader config for this server
+         * @description With write tokens on, `Headers.Authorization` is `Bearer <your write token>`: put yours in.
+         */
+        get: operations["ApiV1SharexSxcuSharexConfig"];
         put?: never;
         post?: never;
         delete?: never;
@@ -251,6 +329,40 @@ export interface paths {
          * @description The file is validated now (same rules as image uploads); the thumbnail is made by a worker. Poll the `Location` URL until the job's status is SUCCESS or FAILURE.
          */
         post: operations["ApiV1ThumbnailsSubmitThumbnail"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is up (liveness probe) */
+        get: operations["HealthzHealthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The database and the object store answer (readiness probe) */
+        get: operations["ReadyzReadyz"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -345,6 +457,19 @@ export interface components {
             job_id: string;
             thumbnail_url: string;
         };
+        /** Limits */
+        Limits: {
+            accepted_types: string[];
+            max_frames: number;
+            max_image_pixels: number;
+            max_tag_length: number;
+            max_tags_per_image: number;
+            max_upload_bytes: number;
+            max_video_seconds: number;
+            token_accepted: boolean | null;
+            upload_rate_limit: components["schemas"]["UploadRateLimit"] | null;
+            writes_need_token: boolean;
+        };
         /** NotReady */
         NotReady: {
             code: string;
@@ -352,11 +477,40 @@ export interface components {
             detail: string;
             storage: string;
         };
+        /** OEmbed */
+        OEmbed: {
+            height: number;
+            html?: string | null;
+            provider_name: string;
+            provider_url: string;
+            thumbnail_url?: string | null;
+            title: string;
+            type: string;
+            url?: string | null;
+            version: string;
+            width: number;
+        };
         /** Readiness */
         Readiness: {
             database: string;
             status: string;
             storage: string;
+        };
+        /** ShareXConfig */
+        ShareXConfig: {
+            Body: string;
+            DestinationType: string;
+            ErrorMessage: string;
+            FileFormName: string;
+            Headers?: {
+                [key: string]: string;
+            } | null;
+            Name: string;
+            RequestMethod: string;
+            RequestURL: string;
+            ThumbnailURL: string;
+            URL: string;
+            Version: string;
         };
         /** TagSuggestion */
         TagSuggestion: {
@@ -370,6 +524,11 @@ export interface components {
         /** TagsUpdate */
         TagsUpdate: {
             tags: string[];
+        };
+        /** UploadRateLimit */
+        UploadRateLimit: {
+            requests: number;
+            seconds: number;
         };
         /** UploadedImage */
         UploadedImage: {
@@ -490,7 +649,7 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
-                    /** @description Comma-separated tags */
+                    /** @description Comma-separated tags, at most 50; each is lowercased, inner whitespace becomes `-`, and must then be 1-64 letters, digits or `-_:.` */
                     tags?: string;
                 };
             };
@@ -516,6 +675,15 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -550,8 +718,117 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesByHashSha256GetImageByHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description SHA-256, 64 hex digits */
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesByHashSha256HeadImageByHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description SHA-256, 64 hex digits */
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -658,6 +935,15 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -1067,6 +1353,15 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1654,6 +1949,76 @@ export interface operations {
             };
         };
     };
+    ApiV1LimitsLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+        };
+    };
+    ApiV1OembedOembed: {
+        parameters: {
+            query: {
+                /** @description A /i/{id} or /images/{id} URL of this service */
+                url: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OEmbed"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1ReadyReady: {
         parameters: {
             query?: never;
@@ -1679,6 +2044,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotReady"];
+                };
+            };
+        };
+    };
+    ApiV1SharexSxcuSharexConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareXConfig"];
                 };
             };
         };
@@ -1772,6 +2157,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             413: {
                 headers: {
@@ -1799,6 +2193,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             500: {
                 headers: {
@@ -1815,6 +2218,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HealthzHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    ReadyzReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"] | components["schemas"]["NotReady"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotReady"];
                 };
             };
         };

@@ -5,7 +5,7 @@ import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
 import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../media";
-import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
+import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
@@ -268,9 +268,10 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
 }
 
 /**
- * "Copy image" puts a still's bytes on the clipboard as PNG (motion would be lost, so animations and videos copy
- * their link and say why). "Copy link" copies `file_url` made absolute: the CDN URL as it is, or the proxy path on
- * this page's origin.
+ * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
+ * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page. "Copy
+ * image" puts a still's bytes on the clipboard as PNG (motion would be lost, so animations and videos copy their
+ * link and say why).
  */
 function ShareLink({
   image,
@@ -281,51 +282,29 @@ function ShareLink({
   status: string | null;
   setStatus: (text: string) => void;
 }) {
-  const link = absoluteUrl(image.file_url);
-  const linkField = useRef<HTMLInputElement>(null);
-
-  async function copy(): Promise<void> {
-    try {
-      await navigator.clipboard.writeText(link);
-      setStatus("Link copied to the clipboard");
-    } catch {
-      // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
-      linkField.current?.focus();
-      linkField.current?.select();
-      setStatus("Press Ctrl+C to copy the selected link");
-    }
-  }
-
-  async function copyBytes(): Promise<void> {
-    try {
-      setStatus(await copyImage(image));
-    } catch {
-      linkField.current?.focus();
-      linkField.current?.select();
-      setStatus("Press Ctrl+C to copy the selected link");
-    }
-  }
-
   return (
     <section class="share" aria-label="Share">
-      <label class="label" for="share-link">
-        Link
-      </label>
-      <div class="copy-row">
-        <input id="share-link" ref={linkField} class="link-field" type="text" readOnly value={link} />
-        <button type="button" class="button primary" onClick={copy}>
-          <svg viewBox="0 0 20 20" aria-hidden="true">
-            <rect x="7" y="7" width="10" height="10" rx="2" />
-            <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
-          </svg>
-          Copy link
-        </button>
-      </div>
+      <CopyRow
+        id="share-link"
+        label="Link"
+        button="Copy link"
+        value={absoluteUrl(image.file_url)}
+        onCopied={(how) => setStatus(how === "clipboard" ? "Link copied to the clipboard" : how)}
+      />
+      <CopyRow
+        id="share-page-link"
+        label="Page link (unfurls in chat)"
+        button="Copy page link"
+        value={sharePageUrl(image.id)}
+        onCopied={(how) => setStatus(how === "clipboard" ? "Page link copied to the clipboard" : how)}
+      />
       <div class="copy-row">
         <button
           type="button"
           class="button"
-          onClick={copyBytes}
+          onClick={() =>
+            void copyImage(image).then(setStatus, (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`))
+          }
           title={image.kind === "still" ? "Copy the picture itself (PNG)" : "Motion is lost on the clipboard: copies the link"}
         >
           Copy image
@@ -338,6 +317,46 @@ function ShareLink({
         {status}
       </p>
     </section>
+  );
+}
+
+function CopyRow(props: {
+  id: string;
+  label: string;
+  button: string;
+  value: string;
+  onCopied: (how: "clipboard" | string) => void;
+}) {
+  const field = useRef<HTMLInputElement>(null);
+
+  async function copy(): Promise<void> {
+    try {
+      await navigator.clipboard.writeText(props.value);
+      props.onCopied("clipboard");
+    } catch {
+      // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
+      field.current?.focus();
+      field.current?.select();
+      props.onCopied("Press Ctrl+C to copy the selected link");
+    }
+  }
+
+  return (
+    <>
+      <label class="label" for={props.id}>
+        {props.label}
+      </label>
+      <div class="copy-row">
+        <input id={props.id} ref={field} class="link-field" type="text" readOnly value={props.value} />
+        <button type="button" class="button primary" onClick={copy}>
+          <svg viewBox="0 0 20 20" aria-hidden="true">
+            <rect x="7" y="7" width="10" height="10" rx="2" />
+            <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
+          </svg>
+          {props.button}
+        </button>
+      </div>
+    </>
   );
 }
 
