@@ -172,7 +172,7 @@ async def test_copy_image_puts_png_bytes_and_motion_copies_the_link(session: Ses
 
     await page.goto(f"/images/{video['id']}")
     await expect(page.locator("video.full")).to_be_visible()
-    await page.keyboard.press("c")
+    await page.get_by_role("button", name="Copy image").click()
     await expect(page.get_by_text("would lose its motion")).to_be_visible()
     assert await page.evaluate("navigator.clipboard.readText()") == app.url + video["file_url"]
 
