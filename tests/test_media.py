@@ -223,3 +223,10 @@ def test_a_preview_past_its_deadline_is_given_up(monkeypatch: pytest.MonkeyPatch
     with pytest.raises(ReactbinError) as caught:
         make_preview(MEDIA / name, mime)
     assert caught.value.code == "media_timeout"
+
+
+def test_every_accepted_type_has_an_object_key_extension() -> None:
+    from reactbin.media.probe import ACCEPTED_TYPES
+    from reactbin.storage.keys import EXTENSIONS
+
+    assert set(ACCEPTED_TYPES) == set(EXTENSIONS)

@@ -221,10 +221,10 @@ async def test_reindex_queues_work_that_a_worker_does(make_client: AppFactory, d
     assert image["placeholder"]
 
 
-def test_reindex_command(tmp_path: Path) -> None:
+def test_reindex_command(tmp_path: Path, db: asyncpg.Connection, database_url: str) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "STORAGE_"))}
-    env["STORAGE_DIR"] = str(tmp_path / "objects")
-    command = [sys.executable, "-m", "reactbin.cli", "reindex", "--data-dir", str(tmp_path / "data")]
+    env |= {"DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "objects")}
+    command = [sys.executable, "-m", "reactbin.cli", "reindex"]
 
     unsaid = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120, check=False)
     done = subprocess.run([*command, "--media"], env=env, capture_output=True, text=True, timeout=120, check=False)
@@ -233,3 +233,23 @@ def test_reindex_command(tmp_path: Path) -> None:
     assert "--media" in unsaid.stderr
     assert done.returncode == 0, done.stderr
     assert "queued media work for 0 image(s)" in done.stdout
+
+
+async def test_clips_lose_their_location(client: AsyncTestClient[Any], tmp_path: Path) -> None:
+    import hashlib
+
+    import av
+
+    data = media_bytes("located.mp4")
+    created = (await upload_media(client, "located.mp4")).json()
+    stored = (await client.get(created["file_url"])).content
+    (tmp_path / "stored.mp4").write_bytes(stored)
+    with av.open(str(tmp_path / "stored.mp4")) as container:
+        metadata = dict(container.metadata)
+        frames = sum(1 for _ in container.decode(video=0))
+
+    assert created["hash"] == hashlib.sha256(stored).hexdigest() != hashlib.sha256(data).hexdigest()
+    assert len(stored) == len(data)  # only box names changed: the media data is byte for byte the same
+    assert b"+48.8584" not in stored  # the coordinates are gone, not only hidden
+    assert not any("location" in key for key in metadata)
+    assert frames == 5

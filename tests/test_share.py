@@ -263,7 +263,10 @@ async def test_limits_describe_the_server(make_client: AppFactory) -> None:
         body = (await client.get("/api/v1/limits")).json()
     assert body["max_upload_bytes"] == 12345
     assert body["max_image_pixels"] == 777
-    assert set(body["accepted_types"]) >= {"image/jpeg", "image/png", "image/gif", "image/webp"}
+    assert set(body["accepted_types"]) == {
+        "image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "video/mp4", "video/webm"
+    }  # fmt: skip
+    assert body["max_video_seconds"] == 60
     assert body["writes_need_token"] is False
     assert body["token_accepted"] is None
     assert body["upload_rate_limit"] is None

@@ -17,7 +17,8 @@ from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
 from reactbin.media.analyse import analyse_media
 from reactbin.media.probe import SNIFF_BYTES, sniff_media_type
-from reactbin.metadata import strip_upload
+from reactbin.media.strip import strip_video_location
+from reactbin.metadata import file_digest, strip_upload
 from reactbin.storage import keys
 from reactbin.uploads import ReceivedFile
 
@@ -46,6 +47,9 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
     mime_type = await res.run_cpu(_sniff, upload)
     if mime_type in _STRIPPABLE:
         sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
+        upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
+    elif mime_type == "video/mp4" and await res.run_cpu(strip_video_location, upload.path):
+        sha256, size = await res.run_cpu(file_digest, upload.path)
         upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
     also_known_as = sent_sha256 if sent_sha256 != upload.sha256 else None
     existing = await _merge_duplicate(res, upload.sha256, tags, also_known_as)

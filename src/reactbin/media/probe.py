@@ -36,6 +36,8 @@ SNIFF_BYTES = 64
 PROBE_SECONDS = 5.0
 """Longest a probe (opening the container, reading stream headers, decoding the first frame) may take."""
 
+ACCEPTED_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/avif", "video/mp4", "video/webm")
+"""Every type an upload may be (APNG is `image/png`); what `GET /limits` should list."""
 VIDEO_TYPES = frozenset({"video/mp4", "video/webm"})
 VIDEO_CODECS = {"video/mp4": frozenset({"h264", "av1"}), "video/webm": frozenset({"vp8", "vp9", "av1"})}
 """Accepted video codecs per container, as FFmpeg names them (AV1 may decode through `libdav1d`)."""

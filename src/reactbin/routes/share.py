@@ -17,7 +17,8 @@ from reactbin.domain.resources import Resources
 from reactbin.domain.share_cards import ShareCard
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS
 from reactbin.errors import ImageNotFound, InvalidUrl, UnknownUrl
-from reactbin.imaging import MAX_FRAMES, PIL_FORMATS
+from reactbin.imaging import MAX_FRAMES
+from reactbin.media.probe import ACCEPTED_TYPES
 from reactbin.routes.access import token_accepted
 from reactbin.routes.images import errors, parse_image_id
 from reactbin.routes.schemas import Image, image_out
@@ -74,6 +75,7 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     accepted_types: list[str]
     max_upload_bytes: int
     max_image_pixels: int
+    max_video_seconds: float
     max_frames: int
     max_tags_per_image: int
     max_tag_length: int
@@ -91,9 +93,10 @@ async def limits(request: Request[Any, Any, Any], res: NamedDependency[Resources
         accepted = token_accepted(authorization.encode("latin-1"), [t.encode() for t in settings.api_tokens])
     rule = settings.upload_rate_limit
     return Limits(
-        accepted_types=sorted(PIL_FORMATS),
+        accepted_types=sorted(ACCEPTED_TYPES),
         max_upload_bytes=settings.max_upload_bytes,
         max_image_pixels=settings.max_image_pixels,
+        max_video_seconds=settings.max_video_seconds,
         max_frames=MAX_FRAMES,
         max_tags_per_image=MAX_TAGS,
         max_tag_length=MAX_TAG_LENGTH,

@@ -476,6 +476,7 @@ export interface components {
             max_tag_length: number;
             max_tags_per_image: number;
             max_upload_bytes: number;
+            max_video_seconds: number;
             token_accepted: boolean | null;
             upload_rate_limit: components["schemas"]["UploadRateLimit"] | null;
             writes_need_token: boolean;

@@ -82,6 +82,8 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   const ratio = image.width / Math.max(image.height, 1);
   const placeholder = placeholderUrl(image);
   const [status, setStatus] = useState<string | null>(null);
+  // The placeholder is opaque: gone once the real picture is there, so it never shows through transparency.
+  const [shown, setShown] = useState(false);
 
   // `c` copies (the image for stills, the link for motion) unless the user is typing.
   useEffect(() => {
@@ -106,7 +108,9 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
             width: `min(100%, ${image.width}px, calc(var(--stage-height) * ${ratio}))`,
           }}
         >
-          {placeholder && <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />}
+          {placeholder && !shown && (
+            <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />
+          )}
           <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
           {image.kind === "video" ? (
             // Muted so browsers allow autoplay; the controls turn the sound on. No autoplay under reduced motion.
@@ -122,12 +126,14 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
               playsInline
               controls
               preload="metadata"
+              onLoadedData={() => setShown(true)}
               aria-label={image.tags.length ? `Video tagged ${image.tags.join(", ")}` : image.filename}
             />
           ) : (
             <img
               class="full"
               src={image.kind === "animated" && reducedMotion() ? thumbnailSrc(image) : image.file_url}
+              onLoad={() => setShown(true)}
               width={image.width}
               height={image.height}
               alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
