@@ -42,6 +42,24 @@ class InvalidCursor(ReactbinError):
     detail = "The cursor is malformed or was not issued by this service"
 
 
+class InvalidQuery(ReactbinError):
+    status_code = 400
+    code = "invalid_query"
+    detail = "The search query is malformed"
+
+
+class TagRuleConflict(ReactbinError):
+    status_code = 409
+    code = "tag_rule_conflict"
+    detail = "The tag rule conflicts with the existing ones"
+
+
+class TagRuleNotFound(ReactbinError):
+    status_code = 404
+    code = "tag_rule_not_found"
+    detail = "No such tag rule"
+
+
 class ImageNotFound(ReactbinError):
     status_code = 404
     code = "image_not_found"
