@@ -60,6 +60,16 @@ class TagRuleNotFound(ReactbinError):
     detail = "No such tag rule"
 
 
+class RateLimited(ReactbinError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ImageNotFound(ReactbinError):
     status_code = 404
     code = "image_not_found"
