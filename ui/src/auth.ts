@@ -51,3 +51,8 @@ export async function withWriteToken<T>(write: (token: string | null) => Promise
     }
   }
 }
+
+/** The token this browser has, if any, for writes that must never open the dialog (recording a use). */
+export function currentToken(): string | null {
+  return token;
+}

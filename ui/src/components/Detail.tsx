@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, deleteImage, getImage, messageOf, replaceTags, type Image } from "../api/client";
-import { withWriteToken } from "../auth";
+import { ApiError, deleteImage, getImage, messageOf, recordUse, replaceTags, type Image } from "../api/client";
+import { currentToken, withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
@@ -17,6 +17,9 @@ export function Detail({ id }: { id: string }) {
     return cached ? { status: "ready", image: cached } : { status: "loading" };
   });
   const [attempt, setAttempt] = useState(0);
+
+  // Opening an image is a use (so are copying and downloading it): `sort:popular` learns what people reach for.
+  useEffect(() => noteUse(id), [id]);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -215,6 +218,7 @@ function ShareLink({ image }: { image: Image }) {
   async function copy(): Promise<void> {
     try {
       await navigator.clipboard.writeText(link);
+      noteUse(image.id);
       setCopied("Link copied to the clipboard");
     } catch {
       // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
@@ -274,11 +278,17 @@ function Actions({ image }: { image: Image }) {
       <div class="action-row">
         {/* Browsers honour `download` only on the page's own origin; a CDN file opens in a new tab instead. */}
         {isSameOrigin(image.file_url) ? (
-          <a class="button" href={image.file_url} download={image.filename}>
+          <a class="button" href={image.file_url} download={image.filename} onClick={() => noteUse(image.id)}>
             Download
           </a>
         ) : (
-          <a class="button" href={image.file_url} target="_blank" rel="noopener noreferrer">
+          <a
+            class="button"
+            href={image.file_url}
+            target="_blank"
+            rel="noopener noreferrer"
+            onClick={() => noteUse(image.id)}
+          >
             Download
           </a>
         )}
@@ -320,4 +330,9 @@ function Actions({ image }: { image: Image }) {
       </dialog>
     </section>
   );
+}
+
+/** Record a use without ever bothering the person: a refused or failed count (no token, rate limit) is ignored. */
+function noteUse(id: string): void {
+  recordUse(id, currentToken()).catch(() => undefined);
 }
