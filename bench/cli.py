@@ -42,7 +42,7 @@ from bench.seed import COMMON_TAG, MEDIUM_TAG, RARE_TAG, seed_images
 from bench.stack import BenchError, Stack, run_client
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http")
+SECTIONS = ("lan", "throughput", "memory", "http", "search")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 
@@ -60,10 +60,19 @@ class Plan:
     wrk_cpus: str | None = None
     wrk_rounds: int = 2
     seed_images: int = 100_000
+    search_images: int = 1_000_000
+    search_connections: int = 16
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls(lan_large_reps=4, lan_small_reps=30, throughput_reps=3, wrk_seconds=2, seed_images=20_000)
+        return cls(
+            lan_large_reps=4,
+            lan_small_reps=30,
+            throughput_reps=3,
+            wrk_seconds=2,
+            seed_images=20_000,
+            search_images=50_000,
+        )
 
 
 @dataclass
@@ -409,6 +418,77 @@ def run_http(report: Report, loop: Loopback, plan: Plan) -> None:
     report.add(section, f"GET /images?tag={COMMON_TAG}&limit=50 at {low} connections (not saturated)", line(light))
 
 
+# ------------------------------------------------------------------------------------------------ search
+
+
+SEARCH_CASES = (
+    ("one word", "happy"),
+    ("one common word (in ~6% of captions)", "that"),
+    ("a phrase", '"think also"'),
+    ("caption typed with spaces (OCR dropped them)", "this is fine"),
+    ("a tag prefix", "smu*"),
+    ("a negation", "happy -reaction"),
+    ("tag and text", "tag:cat people"),
+    ("sort:popular with a word", "happy sort:popular"),
+)
+
+
+def run_search(report: Report, loop: Loopback, plan: Plan) -> None:
+    """`GET /images?q=` on a million seeded images: p99 at 16 connections per query shape, and EXPLAIN of each."""
+    from urllib.parse import quote
+
+    from bench.search import caption_matches, explain, seed_search
+
+    section = "search"
+    if not wrk_available():
+        raise BenchError("wrk is not installed (apt-get install -y wrk)")
+    if loop.stack.server is None:
+        loop.stack.start_server()
+    server = loop.stack.api()
+    dsn = loop.stack.database_url
+    started = time.monotonic()
+    counts = seed_search(dsn, plan.search_images)
+    report.note(
+        f"Search: seeded {counts['images']:,} images ({counts['captioned']:,} with a caption, {counts['tag_rows']:,} "
+        f"tag rows, {counts['distinct_tags']:,} distinct tags, images table with indexes {counts['table_mb']:,} MB) "
+        f"by SQL in {time.monotonic() - started:.0f} s."
+    )
+    matches = caption_matches(dsn, ["happy", "that", "thinkalso", "thisisfine", "people"])
+    report.note("Captions containing: " + ", ".join(f"{w} {n:,}" for w, n in matches.items()) + ".")
+    connections = plan.search_connections
+    rounds = plan.wrk_rounds
+    seconds = max(1, plan.wrk_seconds // rounds)
+    shape = f"wrk -t{plan.wrk_threads} -c{connections}, {rounds}x{seconds} s"
+    for label, q in SEARCH_CASES:
+        path = f"/api/v1/images?q={quote(q)}&limit=50"
+        status, body = server.request("GET", path)
+        if status != 200:
+            raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
+        found = body.count(b'"file_url"')
+        runs = [
+            run_wrk(server.base_url + path, seconds=seconds, threads=plan.wrk_threads, connections=connections)
+            for _ in range(rounds)
+        ]
+        result = combine_wrk(runs)
+        indexes, indexed, ms = explain(dsn, q)
+        lat = result.latency_ms
+        report.add(
+            section,
+            f"q={q} ({label}; {found} results on the first page; {shape})",
+            f"{result.requests_per_second:,.0f} req/s, p50 {lat['50']:.2f} ms, p99 {lat['99']:.2f} ms"
+            + (f"; {result.errors}" if result.errors else ""),
+            "p99 < 50 ms",
+            lat["99"] < 50 and not result.errors,
+        )
+        report.add(
+            section,
+            f"EXPLAIN ANALYZE q={q}",
+            f"{ms:.1f} ms; indexes: {indexes}" + ("" if indexed else "; SEQUENTIAL SCAN of images"),
+            "no sequential scan of images",
+            indexed,
+        )
+
+
 # ------------------------------------------------------------------------------------------------ driver
 
 
@@ -545,8 +625,8 @@ def main(argv: list[str] | None = None) -> None:
             except BenchError as exc:
                 report.add("loopback", "error", f"the stack did not start: {exc}"[:400], "runs", False)
                 loop_sections = []
-            runners = {"memory": run_memory, "throughput": run_throughput, "http": run_http}
-            for name in ("memory", "throughput", "http"):  # memory first: it must see the first large upload
+            runners = {"memory": run_memory, "throughput": run_throughput, "http": run_http, "search": run_search}
+            for name in ("memory", "throughput", "http", "search"):  # memory first: it must see the first large upload
                 if name in loop_sections:
                     run = functools.partial(runners[name], report, loop, plan)
                     _section(report, name, run, postgres, args.wait_idle)
@@ -558,5 +638,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nfinished in {seconds:.0f} s")
     if args.update_docs:
         command = "python -m bench" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]))
-        update_docs(DOCS, report.markdown(machine, command.strip(), seconds))
+        # A run of the search section alone has its own block: it does not replace the other sections' results.
+        name = "search" if sections == ["search"] else ""
+        update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name)
         print(f"wrote {DOCS}")

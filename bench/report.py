@@ -60,13 +60,18 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def update_docs(path: Path, block: str) -> None:
-    """Replace the generated block between the markers in `path` (append a new section if there is none)."""
-    generated = f"{DOCS_START}\n{block}{DOCS_END}"
+def update_docs(path: Path, block: str, name: str = "") -> None:
+    """Replace the generated block between the markers in `path` (append a new section if there is none).
+
+    `name` picks a block of its own (e.g. `search`), so a run of one section leaves the main results alone.
+    """
+    start, end = (DOCS_START, DOCS_END) if not name else (f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->")
+    generated = f"{start}\n{block}{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if DOCS_START in text and DOCS_END in text:
-        pattern = re.compile(re.escape(DOCS_START) + ".*?" + re.escape(DOCS_END), re.DOTALL)
+    if start in text and end in text:
+        pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
         text = pattern.sub(lambda _: generated, text, count=1)
     else:
-        text = text.rstrip("\n") + "\n\n## Latest results\n\n" + generated + "\n"
+        title = f"## Latest results: {name}" if name else "## Latest results"
+        text = text.rstrip("\n") + f"\n\n{title}\n\n" + generated + "\n"
     path.write_text(text)

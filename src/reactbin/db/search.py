@@ -162,6 +162,19 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     """Up to `search.limit` images in the search's order, after `search.after`; run inside a transaction."""
     # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
     await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    sql, params = search_sql(search)
+    records = await conn.fetch(sql, *params)
+    return [
+        Hit(
+            msgspec.convert(dict(record), ImageRow),
+            Position(record["sort_key"], record["created_at"], record["id"]),
+        )
+        for record in records
+    ]
+
+
+def search_sql(search: Search) -> tuple[str, list[object]]:
+    """The SQL and its parameters (also what the benchmark EXPLAINs)."""
     param = _Params()
     where = _where(search, param)
     after = search.after
@@ -177,14 +190,7 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
             WHERE {" AND ".join(where) or "TRUE"}
             ORDER BY {order} LIMIT {limit}
         """
-    records = await conn.fetch(sql, *param.values)
-    return [
-        Hit(
-            msgspec.convert(dict(record), ImageRow),
-            Position(record["sort_key"], record["created_at"], record["id"]),
-        )
-        for record in records
-    ]
+    return sql, param.values
 
 
 def _ordering(search: Search, param: _Params) -> tuple[str, str, str]:

@@ -82,7 +82,7 @@ async def search_images(
     if seed is None:
         seed = random.randrange(2**31) if sort == "random" else 0
     async with res.tx() as conn:
-        search = await _resolve(conn, query, extra, sort=sort, limit=limit + 1, seed=seed)
+        search = await resolve(conn, query, extra, sort=sort, limit=limit + 1, seed=seed)
         if decoded is not None:
             search = msgspec.structs.replace(search, after=db.Position(decoded.key, decoded.created_at, decoded.id))
         hits = await db.search_images(conn, search)
@@ -93,7 +93,7 @@ async def search_images(
     return SearchPage(items=[hit.image for hit in hits], next_cursor=next_cursor)
 
 
-async def _resolve(
+async def resolve(
     conn: asyncpg.Connection, query: Query, extra: list[Tag], *, sort: db.SearchSort, limit: int, seed: int
 ) -> db.Search:
     """Turn parsed terms into SQL-ready matches: compact texts, tag closures, prefix expansions."""
