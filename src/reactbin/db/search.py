@@ -70,59 +70,50 @@ _COLUMNS = """
 """
 
 
-async def compact_forms(conn: asyncpg.Connection, texts: list[str]) -> list[str]:
-    """The compact form of each text, computed by the same function the stored columns use."""
-    if not texts:
-        return []
-    forms: list[str] = await conn.fetchval(
-        "SELECT ARRAY(SELECT coalesce(reactbin_compact(u.t), '') FROM unnest($1::text[]) WITH ORDINALITY u(t, n)"
-        " ORDER BY u.n)",
-        texts,
-    )
-    return forms
-
-
-async def tag_closures(conn: asyncpg.Connection, tags: list[str]) -> list[list[str]]:
+class Terms(msgspec.Struct, frozen=True):
+    compact: list[str]
+    """The compact form of each text, by the same function the stored columns use."""
+    closures: list[list[str]]
     """For each tag: its canonical tag (through an alias) and every tag that implies it, directly or not."""
-    if not tags:
-        return []
-    records = await conn.fetch(
-        """
+    prefixed: list[list[str]]
+    """For each prefix: the tags in use that start with it, and the canonical tags of aliases that do."""
+
+
+async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[str], prefixes: list[str]) -> Terms:
+    """Everything a query's words stand for, in one round trip."""
+    raw: str = await conn.fetchval(
+        f"""
         WITH RECURSIVE
             input AS (
                 SELECT u.n, coalesce(a.tag, u.t) AS tag
-                FROM unnest($1::text[]) WITH ORDINALITY u(t, n) LEFT JOIN tag_aliases a ON a.alias = u.t
+                FROM unnest($2::text[]) WITH ORDINALITY u(t, n) LEFT JOIN tag_aliases a ON a.alias = u.t
             ),
             closure(n, tag) AS (
                 SELECT n, tag FROM input
                 UNION  -- not ALL: a rule cycle (refused on write) could never loop here
                 SELECT c.n, r.tag FROM closure c JOIN tag_implications r ON r.implies = c.tag
             )
-        SELECT n, array_agg(tag ORDER BY tag) AS tags FROM closure GROUP BY n ORDER BY n
+        SELECT json_build_array(
+            ARRAY(SELECT coalesce(reactbin_compact(u.t), '') FROM unnest($1::text[]) WITH ORDINALITY u(t, n)
+                  ORDER BY u.n),
+            coalesce((SELECT json_agg(c.tags ORDER BY c.n) FROM (
+                SELECT n, array_agg(tag ORDER BY tag) AS tags FROM closure GROUP BY n
+            ) c), '[]'),
+            coalesce((SELECT json_agg(ARRAY(
+                SELECT s.name FROM (
+                    SELECT name, count FROM tags WHERE name LIKE u.p || '%' AND count > 0
+                    UNION
+                    SELECT a.tag, 0 FROM tag_aliases a WHERE a.alias LIKE u.p || '%'
+                ) s ORDER BY s.count DESC, s.name LIMIT {MAX_PREFIX_TAGS}
+            ) ORDER BY u.n) FROM unnest($3::text[]) WITH ORDINALITY u(p, n)), '[]')
+        )::text
         """,
+        texts,
         tags,
-    )
-    return [list(record["tags"]) for record in records]
-
-
-async def prefix_tags(conn: asyncpg.Connection, prefixes: list[str]) -> list[list[str]]:
-    """For each prefix: the tags in use that start with it, and the canonical tags of aliases that do."""
-    if not prefixes:
-        return []
-    records = await conn.fetch(
-        f"""
-        SELECT u.n, ARRAY(
-            SELECT s.name FROM (
-                SELECT name, count FROM tags WHERE name LIKE u.p || '%' AND count > 0
-                UNION
-                SELECT a.tag, 0 FROM tag_aliases a WHERE a.alias LIKE u.p || '%'
-            ) s ORDER BY s.count DESC, s.name LIMIT {MAX_PREFIX_TAGS}
-        ) AS tags
-        FROM unnest($1::text[]) WITH ORDINALITY u(p, n) ORDER BY u.n
-        """,
         [like_escape(prefix) for prefix in prefixes],
     )
-    return [list(record["tags"]) for record in records]
+    compact, closures, prefixed = msgspec.json.decode(raw, type=tuple[list[str], list[list[str]], list[list[str]]])
+    return Terms(compact=compact, closures=closures, prefixed=prefixed)
 
 
 class _Params:

@@ -102,15 +102,16 @@ async def resolve(
     free = query.free_text
     texts = [atom.text for atom in atoms if isinstance(atom, Word | Phrase)]
     joined = " ".join(atom.text for atom in free)
-    compact = await db.compact_forms(conn, [*texts, joined])
+    tag_names = [atom.tag for atom in atoms if isinstance(atom, Tag)]
+    tag_names += [atom.tag for atom in atoms if isinstance(atom, Word) and atom.tag is not None]
+    prefixes = [atom.prefix for atom in atoms if isinstance(atom, Prefix)]
+    terms = await db.resolve_terms(conn, [*texts, joined], tag_names, prefixes)
+    compact = terms.compact
     text_of = dict(zip(texts, compact, strict=False))
     whole = compact[-1] if compact else ""
 
-    tag_names = [atom.tag for atom in atoms if isinstance(atom, Tag)]
-    tag_names += [atom.tag for atom in atoms if isinstance(atom, Word) and atom.tag is not None]
-    closure = dict(zip(tag_names, await db.tag_closures(conn, tag_names), strict=True))
-    prefixes = [atom.prefix for atom in atoms if isinstance(atom, Prefix)]
-    expanded = dict(zip(prefixes, await db.prefix_tags(conn, prefixes), strict=True))
+    closure = dict(zip(tag_names, terms.closures, strict=True))
+    expanded = dict(zip(prefixes, terms.prefixed, strict=True))
 
     def indexed(atom: object) -> bool:
         """Whether an index can find this alternative's every match."""
