@@ -313,7 +313,6 @@ async def test_implications_widen_search(db: asyncpg.Connection, fs_client: Asyn
         ([], "/api/v1/tag-aliases", {"alias": "", "tag": "cat"}, 422, "invalid_tag"),
         ([], "/api/v1/tag-aliases", {"alias": "a/b", "tag": "cat"}, 422, "invalid_tag"),
         ([], "/api/v1/tag-aliases", {"alias": "x"}, 400, "validation_error"),
-        ([], "/api/v1/tag-aliases", {"alias": "x", "tag": "y", "extra": 1}, 400, "validation_error"),
         ([], "/api/v1/tag-implications", {"tag": "x" * 201, "implies": "y"}, 400, "validation_error"),
         ([], "/api/v1/tag-implications", ["x", "y"], 400, "validation_error"),
     ],

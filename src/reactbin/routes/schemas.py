@@ -112,7 +112,7 @@ class ImageUse(msgspec.Struct, frozen=True):
     last_used_at: dt.datetime
 
 
-class NewAlias(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class NewAlias(msgspec.Struct, frozen=True):
     """`alias` will mean `tag`: existing uses of `alias` are rewritten to `tag`."""
 
     alias: Annotated[str, msgspec.Meta(max_length=200)]
@@ -129,7 +129,7 @@ class AliasList(msgspec.Struct, frozen=True):
     items: list[Alias]
 
 
-class NewImplication(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class NewImplication(msgspec.Struct, frozen=True):
     """Images tagged `tag` also count as `implies` when searching."""
 
     tag: Annotated[str, msgspec.Meta(max_length=200)]

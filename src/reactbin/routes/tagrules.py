@@ -15,7 +15,7 @@ from reactbin.domain.resources import Resources
 from reactbin.routes.images import errors
 from reactbin.routes.schemas import Alias, AliasList, Implication, ImplicationList, NewAlias, NewImplication
 
-TagName = Annotated[str, PathParameter(description="A tag name", max_length=200)]
+TagName = Annotated[str, PathParameter(description="A tag name")]
 
 
 def _alias_out(row: AliasRow) -> Alias:
