@@ -9,6 +9,7 @@ with `strpos`, which no index serves, and only next to a condition that one does
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import uuid
 from typing import Literal
 
@@ -37,7 +38,7 @@ class Condition(msgspec.Struct, frozen=True):
 
 
 class Position(msgspec.Struct, frozen=True):
-    """Where the previous page ended: its last row's sort key (`key` is rank, use count or random hash)."""
+    """Where the previous page ended: its last row's sort key (rank, use count, or half of a random walk)."""
 
     key: int
     created_at: dt.datetime
@@ -172,6 +173,8 @@ def search_sql(search: Search) -> tuple[str, list[object]]:
     limit = param(search.limit)
     if search.sort == "relevance":
         sql = _relevance_sql(search, where, param, limit)
+    elif search.sort == "random":
+        sql = _random_sql(search, where, param, limit)
     else:
         key, order, keyset = _ordering(search, param)
         if after is not None:
@@ -187,10 +190,6 @@ def search_sql(search: Search) -> tuple[str, list[object]]:
 def _ordering(search: Search, param: _Params) -> tuple[str, str, str]:
     """The sort key column, ORDER BY and the keyset condition for the rows after `search.after`."""
     after = search.after
-    if search.sort == "random":
-        key = f"hashtextextended(i.id::text, {param(search.seed)})"
-        keyset = f"({key}, i.id) > ({param(after.key)}, {param(after.id)})" if after else ""
-        return key, f"{key}, i.id", keyset
     if search.sort == "popular":
         keyset = (
             f"(i.use_count, i.created_at, i.id) < ({param(after.key)}::integer, {param(after.created_at)}, "
@@ -204,6 +203,34 @@ def _ordering(search: Search, param: _Params) -> tuple[str, str, str]:
         return "0", "i.created_at, i.id", keyset
     keyset = f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})" if after else ""
     return "0", "i.created_at DESC, i.id DESC", keyset
+
+
+def random_pivot(seed: int) -> uuid.UUID:
+    """Where `sort:random` starts for this seed: a point spread evenly over the id space."""
+    return uuid.UUID(bytes=hashlib.sha256(f"reactbin-random-{seed}".encode()).digest()[:16])
+
+
+def _random_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:
+    """Ids are random (UUID v4), so id order is already a shuffle; the seed picks where in it to start, and the
+    walk wraps around. Both halves are ordered primary-key walks that stop at the LIMIT, so a random page costs
+    what a newest-first page costs instead of hashing every match. `Position.key` is 0 before the wrap, 1 after.
+    """
+    pivot = param(random_pivot(search.seed))
+    after = search.after
+    selects: list[str] = []
+    for half, side in ((0, ">="), (1, "<")):
+        if after is not None and half < after.key:
+            continue
+        conditions = [*where, f"i.id {side} {pivot}"]
+        if after is not None and half == after.key:
+            conditions.append(f"i.id > {param(after.id)}")
+        selects.append(
+            f"""(SELECT {_COLUMNS}, {half} AS sort_key FROM images i WHERE {" AND ".join(conditions)}
+                ORDER BY i.id LIMIT {limit})"""
+        )
+    return f"""
+        SELECT * FROM ({" UNION ALL ".join(selects)}) hits ORDER BY sort_key, id LIMIT {limit}
+    """
 
 
 def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:

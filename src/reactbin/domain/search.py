@@ -50,7 +50,7 @@ def _decode_cursor(cursor: str, sort: str) -> _Cursor:
         raise InvalidCursor() from None
     if decoded.sort != sort or decoded.created_at.tzinfo is None or not -(2**63) <= decoded.key < 2**63:
         raise InvalidCursor("The cursor belongs to another query or sort")
-    if sort == "relevance" and not 0 <= decoded.key <= 2:
+    if (sort == "relevance" and not 0 <= decoded.key <= 2) or (sort == "random" and decoded.key not in (0, 1)):
         raise InvalidCursor()
     if sort == "popular" and not 0 <= decoded.key < 2**31:
         raise InvalidCursor()
