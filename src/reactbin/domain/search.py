@@ -139,7 +139,15 @@ async def resolve(
         assert isinstance(atom, Type)
         return db.Match(kinds=[atom.kind])
 
-    conditions = [db.Condition([match(atom) for atom in c.alternatives], negated=c.negated) for c in clauses]
+    def meaningless(atom: object) -> bool:
+        """Punctuation alone ("?" in `why not both ?`) says nothing: it neither matches nor excludes."""
+        return isinstance(atom, Word | Phrase) and not text_of[atom.text] and not getattr(atom, "tag", None)
+
+    conditions = [
+        db.Condition([match(atom) for atom in c.alternatives], negated=c.negated)
+        for c in clauses
+        if not all(meaningless(atom) for atom in c.alternatives)
+    ]
     exact_tags = sorted({t for atom in free if isinstance(atom, Word) and atom.tag for t in closure[atom.tag]})
     return db.Search(
         conditions=conditions,
