@@ -121,8 +121,13 @@ async def resolve(
             return len(text_of[atom.text]) >= MIN_INDEXED_TEXT
         return not isinstance(atom, Type)
 
+    def meaningless(atom: object) -> bool:
+        """Punctuation alone ("?" in `why not both ?`) says nothing: it neither matches nor excludes."""
+        return isinstance(atom, Word | Phrase) and not text_of[atom.text] and not getattr(atom, "tag", None)
+
+    kept = [c for c in clauses if not all(meaningless(atom) for atom in c.alternatives)]
     # Short text ("is" in "this is fine") may narrow what an indexed term finds; alone it would scan every row.
-    anchored = any(not c.negated and all(indexed(a) for a in c.alternatives) for c in clauses)
+    anchored = any(not c.negated and all(indexed(a) for a in c.alternatives) for c in kept)
 
     def match(atom: object) -> db.Match:
         if isinstance(atom, Word | Phrase):
@@ -139,15 +144,7 @@ async def resolve(
         assert isinstance(atom, Type)
         return db.Match(kinds=[atom.kind])
 
-    def meaningless(atom: object) -> bool:
-        """Punctuation alone ("?" in `why not both ?`) says nothing: it neither matches nor excludes."""
-        return isinstance(atom, Word | Phrase) and not text_of[atom.text] and not getattr(atom, "tag", None)
-
-    conditions = [
-        db.Condition([match(atom) for atom in c.alternatives], negated=c.negated)
-        for c in clauses
-        if not all(meaningless(atom) for atom in c.alternatives)
-    ]
+    conditions = [db.Condition([match(atom) for atom in c.alternatives], negated=c.negated) for c in kept]
     exact_tags = sorted({t for atom in free if isinstance(atom, Word) and atom.tag for t in closure[atom.tag]})
     return db.Search(
         conditions=conditions,
@@ -157,4 +154,5 @@ async def resolve(
         exact_tags=exact_tags,
         whole_text=whole or None,
         phrase_text=whole if len(free) > 1 and len(whole) >= MIN_INDEXED_TEXT else None,
+        indexed=anchored,
     )
