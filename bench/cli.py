@@ -430,6 +430,7 @@ SEARCH_CASES = (
     ("a negation", "happy -reaction"),
     ("tag and text", "tag:cat people"),
     ("sort:popular with a word", "happy sort:popular"),
+    ("sort:random, no words", "sort:random"),
 )
 
 
@@ -501,6 +502,13 @@ def run_search(report: Report, loop: Loopback, plan: Plan) -> None:
             "no sequential scan of images",
             indexed,
         )
+    # Autocomplete with a typo: edit distance over the distinct tags (not over tag uses).
+    path = "/api/v1/tags?q=hapy&limit=8"
+    runs = [
+        run_wrk(server.base_url + path, seconds=seconds, threads=plan.wrk_threads, connections=connections)
+        for _ in range(rounds)
+    ]
+    report.add(section, f"GET {path} (typo-tolerant autocomplete; {shape})", line(combine_wrk(runs)))
 
 
 # ------------------------------------------------------------------------------------------------ driver

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from reactbin.db.search import search_sql
+from reactbin.db.search import choose_plan, search_sql
 from reactbin.domain.query import parse_query
 from reactbin.domain.search import resolve
 
@@ -301,8 +301,8 @@ async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
     conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
     try:
         async with conn.transaction():
-            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
             search = await resolve(conn, parse_query(q), [], sort=_sort_of(q), limit=51, seed=0)
+            through_indexes = await choose_plan(conn, search)
             sql, params = search_sql(search)
             plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *params))
     finally:
@@ -317,7 +317,8 @@ async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
     walk(plan[0]["Plan"])
     seq_scan = any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "images" for n in nodes)
     used = sorted({n["Index Name"] for n in nodes if "Index Name" in n})
-    summary = ", ".join(used) if used else "no index"
+    plan_kind = "all matches through indexes" if through_indexes else "walk of the sort order"
+    summary = f"{plan_kind}: " + (", ".join(used) if used else "no index")
     return summary, not seq_scan, float(plan[0]["Execution Time"])
 
 

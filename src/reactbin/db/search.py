@@ -165,14 +165,8 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     captions, enough to walk 36,000 rows for 51 hits), so we count instead: up to PROBE_LIMIT matches through the
     indexes alone. Fewer, and the index plan is used; more, and matches are common enough that the walk stops soon.
     """
-    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    await choose_plan(conn, search)
     sql, params = search_sql(search)
-    if search.indexed:
-        await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
-        probe, probe_params = _probe_sql(search)
-        if await conn.fetchval(probe, *probe_params) >= PROBE_LIMIT:
-            await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
     records = await conn.fetch(sql, *params)
     return [
         Hit(
@@ -181,6 +175,20 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
         )
         for record in records
     ]
+
+
+async def choose_plan(conn: asyncpg.Connection, search: Search) -> bool:
+    """Set this transaction up for the search's plan (see `search_images`); True when it fetches through indexes."""
+    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    if not search.indexed:
+        return False
+    await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
+    probe, probe_params = _probe_sql(search)
+    if await conn.fetchval(probe, *probe_params) < PROBE_LIMIT:
+        return True
+    await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
+    return False
 
 
 def search_sql(search: Search) -> tuple[str, list[object]]:
