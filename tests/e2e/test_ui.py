@@ -212,6 +212,8 @@ async def test_tag_rules_screen(session: Session, app: Server) -> None:
     await expect(page.get_by_role("list", name="Implications")).to_contain_text("animal")
     await page.goto("/?q=tag:animal")
     await thumbnails_loaded(page, 1)
+    await page.goto(f"/images/{image['id']}")
+    await expect(page.locator(".implied-tags")).to_have_text("Also found as: animal")
     await page.goto("/tag-rules")
     await page.get_by_role("button", name="Delete alias kitty").click()
     await expect(page.get_by_role("list", name="Aliases").get_by_role("listitem")).to_have_count(0)

@@ -152,7 +152,7 @@ def _where(search: Search, param: _Params) -> list[str]:
     return where
 
 
-PROBE_LIMIT = 3000
+PROBE_LIMIT = 10_000
 """Up to this many matches, fetching them all through the indexes and sorting beats walking the sort order."""
 
 

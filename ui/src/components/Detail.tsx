@@ -6,6 +6,7 @@ import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
 import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
+import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
 
@@ -186,6 +187,7 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
           inputRef.current?.focus();
         }}
       />
+      <ImpliedTags tags={tags} />
       <TagInput
         id="tag-add"
         label="Add a tag"

@@ -13,6 +13,7 @@ import {
 import { withWriteToken } from "../auth";
 import { forgetLibraries } from "../store";
 import { normaliseTag } from "../tags";
+import { forgetImplications } from "./ImpliedTags";
 
 /** Tag aliases (`kitty` means `cat`) and implications (`cat` implies `animal`): list, add, delete. */
 export function TagRules() {
@@ -40,6 +41,7 @@ export function TagRules() {
       return false;
     }
     forgetLibraries(); // tags of images may have been rewritten
+    forgetImplications();
     await reload();
     return true;
   }
