@@ -31,18 +31,20 @@ from bench.measure import (
     MemoryResult,
     WrkResult,
     combine_wrk,
+    ensure_wrk,
     measure_memory,
     median,
     percentile,
     run_wrk,
-    wrk_available,
 )
 from bench.report import Report, update_docs
 from bench.seed import COMMON_TAG, MEDIUM_TAG, RARE_TAG, seed_images
 from bench.stack import BenchError, Stack, run_client
+from bench.transfer import TransferBench, run_import_section, run_share_section
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http", "search")
+SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search")
+_TRANSFER_SECTIONS = ("import", "share")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
 
@@ -62,6 +64,8 @@ class Plan:
     seed_images: int = 100_000
     search_images: int = 1_000_000
     search_connections: int = 16
+    import_files: int = 2000
+    import_jobs: tuple[int, ...] = (1, 2, 4)
 
     @classmethod
     def quick(cls) -> Plan:
@@ -72,6 +76,8 @@ class Plan:
             wrk_seconds=2,
             seed_images=20_000,
             search_images=50_000,
+            import_files=200,
+            import_jobs=(1, 4),
         )
 
 
@@ -336,8 +342,7 @@ def run_throughput(report: Report, loop: Loopback, plan: Plan) -> None:
 def run_http(report: Report, loop: Loopback, plan: Plan) -> None:
     """wrk against the loopback server; loads that are compared run in alternating rounds, so drift hits both."""
     section = "http"
-    if not wrk_available():
-        raise BenchError("wrk is not installed (apt-get install -y wrk)")
+    ensure_wrk()
     large = loop.ensure_large()
     if loop.stack.server is None:
         loop.stack.start_server()
@@ -441,8 +446,7 @@ def run_search(report: Report, loop: Loopback, plan: Plan) -> None:
     from bench.search import caption_matches, explain, seed_search
 
     section = "search"
-    if not wrk_available():
-        raise BenchError("wrk is not installed (apt-get install -y wrk)")
+    ensure_wrk()
     if loop.stack.server is None:
         loop.stack.start_server()
     server = loop.stack.api()
@@ -638,7 +642,7 @@ def main(argv: list[str] | None = None) -> None:
         cleanup.callback(postgres.stop)
         if "lan" in sections:
             _section(report, "lan", lambda: run_lan(report, postgres, workdir, images, plan), postgres, args.wait_idle)
-        loop_sections = [s for s in SECTIONS if s in sections and s != "lan"]
+        loop_sections = [s for s in SECTIONS if s in sections and s not in ("lan", *_TRANSFER_SECTIONS)]
         if loop_sections:
             loop = Loopback(postgres, workdir, images)
             cleanup.callback(loop.stop)
@@ -652,6 +656,22 @@ def main(argv: list[str] | None = None) -> None:
                 if name in loop_sections:
                     run = functools.partial(runners[name], report, loop, plan)
                     _section(report, name, run, postgres, args.wait_idle)
+        if any(name in sections for name in _TRANSFER_SECTIONS):
+            transfer = TransferBench(postgres, workdir, plan.import_files)
+            cleanup.callback(transfer.stop)
+            if "import" in sections:
+                run = functools.partial(run_import_section, report, transfer, plan.import_jobs)
+                _section(report, "import", run, postgres, args.wait_idle)
+            if "share" in sections:
+                run = functools.partial(
+                    run_share_section,
+                    report,
+                    transfer,
+                    seconds=plan.wrk_seconds,
+                    threads=plan.wrk_threads,
+                    connections=plan.wrk_connections,
+                )
+                _section(report, "share", run, postgres, args.wait_idle)
     seconds = time.monotonic() - started
     print()
     print(report.table())
@@ -660,7 +680,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"\nfinished in {seconds:.0f} s")
     if args.update_docs:
         command = "python -m bench" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]))
-        # A run of the search section alone has its own block: it does not replace the other sections' results.
-        name = "search" if sections == ["search"] else ""
-        update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name)
+        # The sharing sections keep their own block, so running them alone leaves the other results in place.
+        # So does the search section (a million seeded images).
+        block = "transfer" if set(sections) <= set(_TRANSFER_SECTIONS) else "results"
+        block = "search" if sections == ["search"] else block
+        update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

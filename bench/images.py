@@ -7,7 +7,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, ImageDraw
 
 MIB = 1024 * 1024
 LARGE_TARGET = 48 * MIB
@@ -85,3 +85,31 @@ def make_images(directory: Path, *, png: bool) -> ImageSet:
     small = noise_jpeg(directory / "small-noise.jpg", SMALL_TARGET, seed=100)
     large_png = noise_png(directory / "large-noise.png", LARGE_TARGET, seed=4096) if png else None
     return ImageSet(large_jpeg=large, small_jpeg=small, large_png=large_png)
+
+
+def reaction_jpeg(seed: int, *, width: int = 800, height: int = 600, quality: int = 85) -> bytes:
+    """A distinct ~100 KiB JPEG that looks like a small photo (gradient, shapes, light grain), made in a few ms."""
+    rng = random.Random(seed)
+    ramp = Image.linear_gradient("L").resize((width, height))
+    flip, turn = Image.Transpose.FLIP_LEFT_RIGHT, Image.Transpose.ROTATE_180
+    image = Image.merge("RGB", (ramp, ramp.transpose(turn), ramp.transpose(flip)))
+    draw = ImageDraw.Draw(image)
+    for _ in range(12):
+        x, y, r = rng.randrange(width), rng.randrange(height), rng.randrange(width // 20, width // 4)
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=(rng.randrange(256), rng.randrange(256), rng.randrange(256)))
+    image = Image.blend(image, _noise(rng, width, height), 0.12)
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)  # 4:2:0, as cameras and most tools write them
+    return out.getvalue()
+
+
+def reaction_folder(directory: Path, count: int, *, seed: int = 0) -> int:
+    """`count` distinct JPEGs in ten sub-folders (so --tags-from-folders has work); returns their total size."""
+    total = 0
+    for index in range(count):
+        folder = directory / f"folder-{index % 10}"
+        folder.mkdir(parents=True, exist_ok=True)
+        data = reaction_jpeg(seed + index)
+        (folder / f"reaction-{index:05d}.jpg").write_bytes(data)
+        total += len(data)
+    return total

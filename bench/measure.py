@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import re
 import shutil
 import statistics
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -124,6 +126,21 @@ def _ms(text: str) -> float:
 
 def wrk_available() -> bool:
     return shutil.which("wrk") is not None
+
+
+def ensure_wrk() -> None:
+    """Install Debian's wrk when it is missing, the way `make test` installs Chromium (needs root and apt-get)."""
+    if wrk_available():
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        raise BenchError("wrk is not installed and cannot be installed here: run `apt-get install -y wrk` as root")
+    print("installing Debian's wrk for the http section", file=sys.stderr)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "wrk"]):
+        if subprocess.run(command, env=env, stdout=subprocess.DEVNULL, check=False).returncode != 0:
+            raise BenchError(f"`{' '.join(command)}` failed: install wrk by hand")
+    if not wrk_available():
+        raise BenchError("apt-get installed no wrk")
 
 
 def run_wrk(

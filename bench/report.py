@@ -60,18 +60,15 @@ def _escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def update_docs(path: Path, block: str, name: str = "") -> None:
-    """Replace the generated block between the markers in `path` (append a new section if there is none).
-
-    `name` picks a block of its own (e.g. `search`), so a run of one section leaves the main results alone.
-    """
-    start, end = (DOCS_START, DOCS_END) if not name else (f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->")
+def update_docs(path: Path, block: str, *, name: str = "results") -> None:
+    """Replace the generated block `name` between its markers in `path` (append a new section if there is none)."""
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
     generated = f"{start}\n{block}{end}"
     text = path.read_text() if path.exists() else "# Benchmarks\n"
     if start in text and end in text:
         pattern = re.compile(re.escape(start) + ".*?" + re.escape(end), re.DOTALL)
         text = pattern.sub(lambda _: generated, text, count=1)
     else:
-        title = f"## Latest results: {name}" if name else "## Latest results"
-        text = text.rstrip("\n") + f"\n\n{title}\n\n" + generated + "\n"
+        title = "Latest results" if name == "results" else f"Latest results: {name}"
+        text = text.rstrip("\n") + f"\n\n## {title}\n\n" + generated + "\n"
     path.write_text(text)

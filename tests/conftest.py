@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -26,6 +27,7 @@ from reactbin.settings import S3Settings, Settings
 from reactbin.storage import Storage, open_storage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
+REPO = Path(__file__).resolve().parents[1]
 S3_ACCESS_KEY = "reactbin-test-access"
 S3_SECRET_KEY = "reactbin-test-secret-0123456789"
 
@@ -72,6 +74,27 @@ def server_dir(name: str) -> Iterator[Path]:
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def untracked_files(repo: Path) -> set[str] | None:
+    """Files in the checkout that git neither tracks nor ignores (None outside a git checkout)."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "--others", "--exclude-standard"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(done.stdout.splitlines()) if done.returncode == 0 else None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def leaves_no_stray_files() -> Iterator[None]:
+    """No test or command it runs may leave files in the checkout (a stray `pid2` once got committed that way)."""
+    before = untracked_files(REPO)
+    yield
+    after = untracked_files(REPO)
+    if before is not None and after is not None and (new := sorted(after - before)):
+        pytest.fail(f"the test session left files in the repository: {new}")
 
 
 @pytest.fixture(scope="session")

@@ -46,6 +46,9 @@ _SERVICE_VARS = (
     "RATE_LIMIT_",
     "SHUTDOWN_GRACE_SECONDS",
     "ACCESS_LOG",
+    "LOG_FORMAT",
+    "METRICS",
+    "PROMETHEUS_MULTIPROC_DIR",
     "UI_DIR",
 )
 
@@ -106,11 +109,14 @@ def run_server(
     public_base_url: str | None = None,
     args: tuple[str, ...] = (),
     extra_env: dict[str, str] | None = None,
+    reactbin: Path | None = None,
+    cwd: Path = REPO,
 ) -> Iterator[Server]:
     """`reactbin serve` on a free port with a new bucket (unless given) and its own TMPDIR; always stopped.
 
     The tests upload far more than a person would in a minute, all from 127.0.0.1, so there is no rate limit;
-    jobs are left to the job tests' own workers.
+    jobs are left to the job tests' own workers. `reactbin` is the command to run (default: this venv's), `cwd`
+    where it runs.
     """
     port = free_port()
     bucket = bucket or s3.new_bucket()
@@ -134,7 +140,7 @@ def run_server(
     }
     log = log_dir / f"server-{port}.log"
     command = [
-        str(Path(sys.executable).parent / "reactbin"),
+        str(reactbin or Path(sys.executable).parent / "reactbin"),
         "serve",
         "--host",
         "127.0.0.1",
@@ -145,7 +151,7 @@ def run_server(
     with log.open("wb") as out:
         # Its own process group, so that uvicorn's worker processes (--workers) are cleaned up with it.
         process = subprocess.Popen(
-            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True
+            command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd, start_new_session=True
         )
     server = Server(f"http://127.0.0.1:{port}", port, bucket, database_url, process, log, spool)
     try:

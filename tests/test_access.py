@@ -102,6 +102,7 @@ async def test_security_headers_on_every_response(make_client: AppFactory) -> No
     assert "frame-ancestors 'none'" in page_csp
     assert "script-src 'self'" in page_csp
     assert "img-src 'self' data: blob: https://cdn.example.com" in page_csp
+    assert "media-src 'self' https://cdn.example.com" in page_csp  # videos play from the CDN
     assert responses["json"].headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     # User bytes keep their own, stricter policy.
     assert responses["file"].headers["content-security-policy"] == "default-src 'none'; sandbox"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import random
 import struct
+import time
 from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
+from PIL import Image
 
-from tests.conftest import AppFactory, fixture_bytes, stored_keys, upload
+from tests.conftest import FIXTURES, AppFactory, fixture_bytes, stored_keys, upload
 
 
 async def assert_nothing_stored(client: AsyncTestClient[Any]) -> None:
@@ -333,3 +336,61 @@ async def test_png_html_polyglot_is_only_ever_served_as_an_inert_png(client: Asy
     assert served.headers["content-type"] == "image/png"
     assert served.headers["x-content-type-options"] == "nosniff"
     assert served.headers["content-security-policy"] == "default-src 'none'; sandbox"
+
+
+@pytest.mark.parametrize("name", ["exif-dpi-text.jpg", "exif-dpi-missing.jpg"])
+async def test_malformed_exif_never_decides_the_upload(client: AsyncTestClient[Any], name: str) -> None:
+    """Phone photos whose resolution entries are text, empty or of the wrong type: stored, rotated, located no more."""
+    response = await upload(client, name, content_type="image/jpeg")
+
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert (body["width"], body["height"]) == (300, 600)  # orientation 6 still honoured
+    stored = await client.get(f"/api/v1/images/{body['id']}/file")
+    exif = Image.open(io.BytesIO(stored.content)).getexif()
+    assert exif.get(0x0112) == 6
+    assert 0x8825 not in exif  # the location is gone
+    assert (await client.get(f"/api/v1/images/{body['id']}/thumbnail")).status_code == 200
+
+
+MEDIA = FIXTURES.parent / "media"
+
+
+@pytest.mark.parametrize(
+    ("name", "status", "code"),
+    [
+        ("no-moov.mp4", 422, "invalid_video"),
+        ("truncated.mp4", 422, "invalid_video"),
+        ("huge-frames.mp4", 422, "invalid_video"),  # 20000x20000 in the H.264 SPS: FFmpeg refuses it outright
+        ("16000px-frames.mp4", 422, "image_too_large"),
+        ("ten-hours.mp4", 422, "video_too_long"),
+        ("audio-only.mp4", 415, "unsupported_media_type"),
+        ("movie.mov", 415, "unsupported_media_type"),
+        ("movie.mkv", 415, "unsupported_media_type"),
+        ("movie.avi", 415, "unsupported_media_type"),
+        ("movie.flv", 415, "unsupported_media_type"),
+        ("archive.mp4", 415, "unsupported_media_type"),
+        ("document.mp4", 415, "unsupported_media_type"),
+        ("polyglot.mp4", 422, "invalid_video"),
+        ("huge-frame.webp", 422, "image_too_large"),
+    ],
+)
+async def test_bad_media_is_refused_in_bounded_time_and_nothing_stored(
+    client: AsyncTestClient[Any], name: str, status: int, code: str
+) -> None:
+    started = time.monotonic()
+    response = await upload(client, name, (MEDIA / name).read_bytes(), content_type="video/mp4")
+
+    assert (response.status_code, response.json()["code"]) == (status, code), response.text
+    assert time.monotonic() - started < 5.0
+    await assert_nothing_stored(client)
+
+
+async def test_cut_videos_are_refused(client: AsyncTestClient[Any]) -> None:
+    data = (MEDIA / "h264.mp4").read_bytes()
+    for cut in (20, 100, 1000, 2000, 3000, len(data) - 1):
+        response = await upload(client, "clip.mp4", data[:cut])
+
+        assert response.status_code in (415, 422), (cut, response.text)
+        assert response.json()["code"] in {"invalid_video", "unsupported_media_type"}
+    await assert_nothing_stored(client)

@@ -16,7 +16,8 @@ from tests.conftest import AppFactory, fixture_bytes, settings_of, storage_of, s
 
 
 async def test_dry_run_reports_and_repair_fixes(make_client: AppFactory, db: asyncpg.Connection) -> None:
-    async with make_client() as client:
+    # No worker: the GIF's preview job would otherwise race the deletion of its original below.
+    async with make_client(run_worker=False) as client:
         settings = settings_of(client)
         intact = (await upload(client, "photo.jpg")).json()
         thumbless = (await upload(client, "alpha.png")).json()
@@ -120,13 +121,17 @@ async def test_job_objects_are_orphans_only_without_their_job(make_client: AppFa
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["job_id"]
         async with storage_of(client) as storage:
-            await storage.put_bytes(f"jobs/sources/{gone}.png", b"left over", "image/png")
+            await storage.put_bytes(f"jobs/sources/{gone}.png", b"left over", "image/png")  # the old source layout
+            await storage.put_bytes(f"private/job-sources/{gone}-{'0' * 32}.png", b"left over", "image/png")
             await storage.put_bytes(f"jobs/{gone}.webp", b"left over", "image/webp")
         async with open_resources(settings, serving=False) as res:
             dry = await fsck.check(res, repair=False)
             repaired = await fsck.check(res, repair=True)
         keys = await stored_keys(client)
 
-    assert dry.orphan_objects == sorted([f"jobs/sources/{gone}.png", f"jobs/{gone}.webp"])
+    assert dry.orphan_objects == sorted(
+        [f"jobs/sources/{gone}.png", f"private/job-sources/{gone}-{'0' * 32}.png", f"jobs/{gone}.webp"]
+    )
     assert repaired.orphans_removed == dry.orphan_objects
-    assert keys == [f"jobs/sources/{job_id}.jpg"]
+    assert len(keys) == 1
+    assert keys[0].startswith(f"private/job-sources/{job_id}-")

@@ -55,7 +55,8 @@ async def test_undecodable_source_fails_at_once_without_retries(
         job_id = await submit_ok(client)
         # It passed validation at submit; now the stored bytes are damaged, so only the worker can find out.
         async with storage_of(client) as storage:
-            await storage.put_bytes(f"jobs/sources/{job_id}.jpg", fixture_bytes("truncated.jpg"), "image/jpeg")
+            (source,) = [key async for key in storage.list_keys(f"private/job-sources/{job_id}-")]
+            await storage.put_bytes(source, fixture_bytes("truncated.jpg"), "image/jpeg")
         async with resources_of(client, **FAST_JOBS) as res, running_worker(res, concurrency=1):
             job = await wait_for_job(client, job_id)
             # Give a (wrong) retry time to show up before looking.

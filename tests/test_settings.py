@@ -42,6 +42,26 @@ def test_s3_settings_for_r2() -> None:
     assert settings.public_base_url == "https://cdn.example.com"
 
 
+def test_operations_settings() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.metrics, defaults.log_format) == (True, "text")
+    chosen = Settings.from_env({"METRICS": "false", "LOG_FORMAT": "JSON"})
+    assert (chosen.metrics, chosen.log_format) == (False, "json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "origin"),
+    [
+        ("https://reactbin.example.com", "https://reactbin.example.com"),
+        ("https://Reactbin.Example.com/", "https://reactbin.example.com"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+    ],
+)
+def test_public_url_is_an_origin(raw: str, origin: str) -> None:
+    assert Settings.from_env({"PUBLIC_URL": raw}).public_url == origin
+    assert Settings.from_env({}).public_url is None
+
+
 @pytest.mark.parametrize(
     ("env", "variable"),
     [
@@ -54,6 +74,13 @@ def test_s3_settings_for_r2() -> None:
         ({"MAX_UPLOAD_BYTES": "0"}, "MAX_UPLOAD_BYTES"),
         ({"MAX_IMAGE_PIXELS": "-5"}, "MAX_IMAGE_PIXELS"),
         ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
+        ({"METRICS": "maybe"}, "METRICS"),
+        ({"PUBLIC_URL": "reactbin.example.com"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "ftp://reactbin.example.com"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com/app"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com/?x=1"}, "PUBLIC_URL"),
+        ({"PUBLIC_URL": "https://reactbin.example.com:99999"}, "PUBLIC_URL"),
     ],
 )
 def test_invalid_values_name_the_variable(env: dict[str, str], variable: str) -> None:

@@ -17,14 +17,16 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
+from reactbin import metrics as measured
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, RateLimited, ReactbinError
-from reactbin.routes import files, forms, health, images, jobs, tagrules, tags
-from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
+from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
+from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
+from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import RateLimit, Settings
-from reactbin.worker import running_worker
+from reactbin.worker import periodic_maintenance, running_worker
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +91,8 @@ def create_app(settings: Settings) -> Litestar:
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(running_worker(resources, concurrency=settings.worker_concurrency))
+            else:
+                await stack.enter_async_context(periodic_maintenance(resources))
             # Everything built so far (the app, botocore's models: ~135k objects) lives until shutdown. Moving it
             # out of the collector's reach took full collections from 50-60 ms pauses under load to almost none
             # (list p99 69 -> 46 ms in bench/).
@@ -100,16 +104,21 @@ def create_app(settings: Settings) -> Litestar:
         resources: Resources = state.resources
         return resources
 
-    api = Router(
+    api_handlers = document_access(
         "/api/v1",
-        route_handlers=[
+        [
             images.upload_image,
             images.list_images,
             images.get_image,
             images.delete_image,
             images.replace_tags,
+            share.image_by_hash,
+            share.limits,
+            share.sharex_config,
+            share.oembed,
             files.image_file,
             files.image_thumbnail,
+            files.image_preview,
             jobs.submit_thumbnail,
             jobs.list_jobs,
             jobs.get_job,
@@ -127,9 +136,13 @@ def create_app(settings: Settings) -> Litestar:
             health.ready,
         ],
     )
+    api = Router("/api/v1", route_handlers=api_handlers)
+    operations: list[Any] = [health.healthz, health.readyz, metrics.unknown_api_path]
+    if settings.metrics:
+        operations.append(metrics.metrics)
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
     app = Litestar(
-        route_handlers=[api, *ui_handlers(ui_dir)],
+        route_handlers=[api, *operations, share.share_page, share.share_page_without_id, *ui_handlers(ui_dir)],
         lifespan=[lifespan],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers={
@@ -158,14 +171,37 @@ def create_app(settings: Settings) -> Litestar:
                     methods_by_path[re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path)] = set(route.methods)
         return methods_by_path
 
-    app.asgi_handler = SecurityHeaders(
-        WriteAccess(
-            UploadRateLimit(
-                AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
+    def route_of(scope: Any) -> str:
+        """The route template of a request, also for answers given before routing (401, 429)."""
+        template: str | None = scope.get("path_template")
+        if template is None:
+            try:
+                template = app.asgi_router.handle_routing(path=scope["path"], method=scope["method"])[4]
+            except Exception:  # no route: one label for every unknown path, so scanners cannot grow the series
+                return "unmatched"
+        return re.sub(r"\{(\w+):\w+\}", r"{\1}", template)
+
+    def observe_pool() -> None:
+        resources: Resources | None = getattr(app.state, "resources", None)
+        if resources is not None:
+            size = resources.pool.get_size()
+            measured.DB_POOL_SIZE.set(size)
+            measured.DB_POOL_IN_USE.set(size - resources.pool.get_idle_size())
+
+    app.asgi_handler = RequestTelemetry(
+        SecurityHeaders(
+            WriteAccess(
+                UploadRateLimit(
+                    AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
+                ),
+                settings.api_tokens,
             ),
-            settings.api_tokens,
+            settings.public_base_url,
         ),
-        settings.public_base_url,
+        route_of,
+        with_metrics=settings.metrics,
+        with_access_log=settings.access_log,
+        after_request=observe_pool,
     )
     return app
 
@@ -179,6 +215,8 @@ def _rate_limiter(rule: RateLimit | None, settings: Settings, resources: Resourc
 
 
 def _default_ui_dir() -> Path | None:
-    """The built UI next to the source tree (an editable install run from the repository)."""
-    candidate = Path(__file__).resolve().parents[2] / "ui" / "dist"
-    return candidate if candidate.is_dir() else None
+    """The built UI inside the installed package (a wheel), else next to the source tree (an editable install)."""
+    for candidate in (Path(__file__).resolve().parent / "ui_dist", Path(__file__).resolve().parents[2] / "ui" / "dist"):
+        if (candidate / "index.html").is_file():
+            return candidate
+    return None

@@ -1,4 +1,5 @@
-"""`reactbin serve | migrate | dev | worker | fsck | openapi`: the only place that reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
+reads the environment."""
 
 from __future__ import annotations
 
@@ -9,14 +10,17 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import msgspec
 
+from reactbin.logs import configure_logging, uvicorn_log_config
 from reactbin.settings import ConfigError, Settings
 
 log = logging.getLogger("reactbin")
@@ -49,12 +53,49 @@ def main(argv: list[str] | None = None) -> None:
     fsck.add_argument("--repair", action="store_true", help="regenerate missing thumbnails, remove orphan objects")
     fsck.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
+    reindex = commands.add_parser(
+        "reindex", help="queue background work for existing images (workers do it); safe while serving"
+    )
+    reindex.add_argument(
+        "--media",
+        action="store_true",
+        help="probe media kind, duration and sound; make missing placeholders and previews",
+    )
+    reindex.add_argument("--all", action="store_true", help="every image, not only those that lack something")
+    reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
+    importer = commands.add_parser(
+        "import",
+        help="import files and folders into a server over its API (safe to re-run: known files are skipped)",
+        description="Walks the given files and folders, skips files the server already has (by SHA-256, without "
+        "sending them), uploads the rest in parallel and prints a summary. Exit code 1 when any file failed, "
+        "130 when interrupted with Ctrl+C.",
+    )
+    importer.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files and folders to import")
+    importer.add_argument("--manifest", type=Path, help="restore an export: the manifest.json `reactbin export` wrote")
+    importer.add_argument("--tag", action="append", default=[], help="add this tag to every file (repeatable)")
+    importer.add_argument(
+        "--tags-from-folders", action="store_true", help="tag each file with the names of its folders below PATH"
+    )
+    _client_arguments(importer)
+
+    exporter = commands.add_parser("export", help="write every original and a manifest.json into DIR")
+    exporter.add_argument("directory", type=Path, metavar="DIR")
+    _client_arguments(exporter)
+
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging("text")
+    # httpx logs every request at INFO; import and export report progress themselves.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    if args.command == "import":
+        raise SystemExit(_import(parser, args))
+    if args.command == "export":
+        raise SystemExit(_export(args))
     try:
         settings = Settings.from_env()
+        configure_logging(settings.log_format)
         if args.command == "serve":
             _serve(_require_database(settings), args.host, args.port, args.workers)
         elif args.command == "migrate":
@@ -69,11 +110,85 @@ def main(argv: list[str] | None = None) -> None:
             _run_worker(_require_database(settings), concurrency)
         elif args.command == "fsck":
             raise SystemExit(_fsck(settings, args.data_dir, repair=args.repair))
+        elif args.command == "reindex":
+            if not args.media:
+                raise ConfigError("say what to reindex: --media")
+            _reindex(settings, args.data_dir, everything=args.all)
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
         print(f"reactbin: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _client_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--server",
+        default=os.environ.get("REACTBIN_SERVER", "http://127.0.0.1:8000"),
+        help="the server's URL (default: REACTBIN_SERVER, else http://127.0.0.1:8000)",
+    )
+    command.add_argument(
+        "--token", default=os.environ.get("REACTBIN_TOKEN") or None, help="write token (default: REACTBIN_TOKEN)"
+    )
+    command.add_argument("--jobs", type=int, default=4, help="files sent or fetched at once (default 4)")
+    command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one answer")
+
+
+def _import(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from reactbin.transfer import importer
+    from reactbin.transfer.walk import Problem, find_files
+
+    if not args.paths and args.manifest is None:
+        parser.error("import needs a PATH or --manifest")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    try:
+        items: list[importer.Item] = []
+        problems: list[Problem] = []
+        if args.manifest is not None:
+            items, problems = importer.items_from_manifest(args.manifest)
+        if args.paths:
+            extra = tuple(tag.strip() for tag in args.tag if tag.strip())
+            found = find_files(args.paths, extra_tags=extra, tags_from_folders=args.tags_from_folders)
+            items += importer.items_from_walk(found.files)
+            problems += found.problems
+            if found.hidden:
+                print(f"left out {found.hidden} hidden file(s) and folder(s)", file=sys.stderr)
+        summary = asyncio.run(
+            importer.run_import(
+                args.server,
+                args.token,
+                items,
+                problems,
+                jobs=args.jobs,
+                stream=sys.stderr,
+                timeout=args.timeout,
+            )
+        )
+    except importer.Fatal as exc:
+        print(f"reactbin import: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render())
+    if summary.interrupted:
+        return 130
+    return 1 if summary.failed else 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from reactbin.transfer.exporter import ExportError, run_export
+
+    if args.jobs < 1:
+        print("reactbin export: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        summary = asyncio.run(
+            run_export(args.server, args.token, args.directory, jobs=args.jobs, stream=sys.stderr, timeout=args.timeout)
+        )
+    except (ExportError, OSError) as exc:
+        print(f"reactbin export: {exc}", file=sys.stderr)
+        return 2
+    print(summary.render(args.directory))
+    return 1 if summary.failed else 0
 
 
 def _require_database(settings: Settings) -> Settings:
@@ -103,31 +218,50 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     # the process on the spot (exit -15, and `reactbin dev` left its embedded PostgreSQL running); this handler
     # turns it into a normal exit that runs every `finally`.
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    # Access lines come from the app (they carry the request id and route), not from uvicorn.
+    common: dict[str, object] = {
+        "host": host,
+        "port": port,
+        "loop": "uvloop",
+        "http": "httptools",
+        "log_level": "info",
+        "log_config": uvicorn_log_config(),
+        "access_log": False,
+        "timeout_graceful_shutdown": grace,
+    }
     if workers > 1:
         # Each worker process builds its own app from the same environment (uvicorn needs an import string).
-        uvicorn.run(
-            "reactbin.cli:app_from_env",
-            factory=True,
-            host=host,
-            port=port,
-            workers=workers,
-            loop="uvloop",
-            http="httptools",
-            log_level="info",
-            access_log=settings.access_log,
-            timeout_graceful_shutdown=grace,
-        )
+        with _metrics_shared_by_workers(settings):
+            uvicorn.run("reactbin.cli:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
         return
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        loop="uvloop",
-        http="httptools",
-        log_level="info",
-        access_log=settings.access_log,
-        timeout_graceful_shutdown=grace,
-    )
+    uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+
+
+# Read by prometheus-client when it is imported; named here so the parent process never imports it.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextlib.contextmanager
+def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
+    """prometheus-client's multiprocess mode for `--workers N`: a directory of value files every worker writes.
+
+    Set before any worker imports prometheus-client. An operator's PROMETHEUS_MULTIPROC_DIR is emptied at start
+    (old files would add counts of processes long gone); otherwise a temporary one is made and removed after.
+    """
+    if not settings.metrics:
+        yield
+        return
+    given = os.environ.get(MULTIPROC_ENV)
+    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="reactbin-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
+    os.environ[MULTIPROC_ENV] = str(path)
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
@@ -138,7 +272,9 @@ def app_from_env() -> object:
     """Factory for uvicorn worker processes."""
     from reactbin.app import create_app
 
-    return create_app(Settings.from_env())
+    settings = Settings.from_env()
+    configure_logging(settings.log_format)
+    return create_app(settings)
 
 
 def _run_worker(settings: Settings, concurrency: int) -> None:
@@ -214,8 +350,10 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     sections = [
         ("images whose original is missing", report.missing_originals),
         ("images without a thumbnail", report.missing_thumbnails),
+        ("images without their preview, placeholder or media facts", report.missing_media),
         ("objects no image references", report.orphan_objects),
         ("thumbnails regenerated", report.thumbnails_regenerated),
+        ("previews, placeholders and media facts made", report.media_repaired),
         ("orphans removed", report.orphans_removed),
         ("repairs that failed", report.repair_failures),
     ]
@@ -229,6 +367,19 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     elif not repair:
         print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
+
+
+def _reindex(settings: Settings, data_dir: Path, *, everything: bool) -> None:
+    from reactbin.domain.media import queue_reindex
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> int:
+        async with open_resources(local, serving=False) as res:
+            return await queue_reindex(res, everything=everything)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        queued = asyncio.run(run(local))
+    print(f"queued media work for {queued} image(s); `reactbin worker` (or serve/dev) processes it")
 
 
 def _print_openapi(settings: Settings) -> None:

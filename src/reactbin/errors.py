@@ -70,6 +70,18 @@ class RateLimited(ReactbinError):
         self.retry_after = retry_after
 
 
+class InvalidUrl(ReactbinError):
+    status_code = 400
+    code = "invalid_url"
+    detail = "The url parameter must be an absolute http(s) URL"
+
+
+class UnknownUrl(ReactbinError):
+    status_code = 404
+    code = "url_not_found"
+    detail = "The URL is not a page of this library"
+
+
 class ImageNotFound(ReactbinError):
     status_code = 404
     code = "image_not_found"
@@ -80,6 +92,12 @@ class ThumbnailNotFound(ReactbinError):
     status_code = 404
     code = "thumbnail_not_found"
     detail = "This image has no thumbnail"
+
+
+class PreviewNotFound(ReactbinError):
+    status_code = 404
+    code = "preview_not_found"
+    detail = "This image has no preview"
 
 
 class JobNotFound(ReactbinError):
@@ -115,7 +133,10 @@ class RequestTooLarge(ReactbinError):
 class UnsupportedMediaType(ReactbinError):
     status_code = 415
     code = "unsupported_media_type"
-    detail = "Only JPEG, PNG, GIF and WebP images are accepted"
+    detail = (
+        "Only JPEG, PNG (and APNG), GIF, WebP and AVIF images and MP4 (H.264, AV1) or WebM (VP8, VP9, AV1) videos "
+        "are accepted"
+    )
 
 
 class EmptyFile(ReactbinError):
@@ -128,6 +149,26 @@ class InvalidImage(ReactbinError):
     status_code = 422
     code = "invalid_image"
     detail = "The file is damaged or not a complete image"
+
+
+class InvalidVideo(ReactbinError):
+    status_code = 422
+    code = "invalid_video"
+    detail = "The file is damaged or not a complete video"
+
+
+class VideoTooLong(ReactbinError):
+    status_code = 422
+    code = "video_too_long"
+    detail = "The video is longer than allowed"
+
+
+class MediaTimeout(ReactbinError):
+    """Probing or decoding ran past its time limit: the file is refused rather than left to hang a worker."""
+
+    status_code = 422
+    code = "media_timeout"
+    detail = "The file took too long to decode"
 
 
 class ImageTooLarge(ReactbinError):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Literal
 
 import msgspec
-from PIL import Image, ImageFile, UnidentifiedImageError
+from PIL import Image, ImageFile
 
 from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
 
@@ -156,13 +156,20 @@ def _open_checked(handle: IO[bytes], mime_type: str, max_pixels: int) -> Image.I
     _check_structure(handle, mime_type)
     handle.seek(0)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(handle, formats=[PIL_FORMATS[mime_type]])
-    except (UnidentifiedImageError, Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidImage() from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise InvalidImage() from exc
+        image = _pillow_open(handle, mime_type)
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:  # UnidentifiedImageError is an OSError
+        exif = _jpeg_exif_segment(handle) if mime_type == "image/jpeg" else None
+        if exif is None:
+            raise InvalidImage() from exc
+        # Pillow reads the DPI from EXIF while opening, and a malformed entry (a resolution that is empty or text)
+        # fails the whole open. Metadata never decides whether an image is accepted: open it with the EXIF segment
+        # hidden, then give back the raw EXIF so the orientation is still honoured.
+        offset, raw = exif
+        try:
+            image = _pillow_open(io.BufferedReader(_MaskedFile(handle, offset)), mime_type)
+        except (OSError, SyntaxError, ValueError, EOFError) as retry_exc:
+            raise InvalidImage() from retry_exc
+        image.info["exif"] = raw
     width, height = image.size
     if width <= 0 or height <= 0:
         image.close()
@@ -171,6 +178,64 @@ def _open_checked(handle: IO[bytes], mime_type: str, max_pixels: int) -> Image.I
         image.close()
         raise ImageTooLarge(f"The image is {width}x{height} pixels; at most {max_pixels} pixels are allowed")
     return image
+
+
+def _pillow_open(handle: IO[bytes], mime_type: str) -> Image.Image:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(handle, formats=[PIL_FORMATS[mime_type]])
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage() from exc
+
+
+def _jpeg_exif_segment(handle: IO[bytes]) -> tuple[int, bytes] | None:
+    """Offset and payload of a JPEG's EXIF segment (APP1 `Exif\\0\\0`), if it has one before the image data."""
+    handle.seek(2)
+    while True:
+        marker = handle.read(4)
+        if len(marker) < 4 or marker[0] != 0xFF or marker[1] in (0xDA, 0xD9):
+            return None
+        (length,) = struct.unpack(">H", marker[2:])
+        offset = handle.tell()
+        payload = handle.read(max(length - 2, 0))
+        if marker[1] == 0xE1 and payload.startswith(b"Exif\x00\x00"):
+            return offset, payload
+        if len(payload) < length - 2:
+            return None
+
+
+class _MaskedFile(io.RawIOBase):
+    """A read-only view of an open file in which the `Exif` identifier at `offset` reads as something else."""
+
+    def __init__(self, handle: IO[bytes], offset: int) -> None:
+        self._handle = handle
+        self._offset = offset
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self._position = self._handle.seek(offset, whence) if whence != io.SEEK_CUR else self._position + offset
+        return self._position
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
+        self._handle.seek(self._position)
+        data = self._handle.read(len(buffer))
+        start = self._position
+        if start <= self._offset < start + len(data):
+            at = self._offset - start
+            data = data[:at] + b"-" + data[at + 1 :]
+        buffer[: len(data)] = data
+        self._position += len(data)
+        return len(data)
 
 
 MAX_FRAMES = 3000

@@ -51,10 +51,33 @@ def clean_exif(raw: bytes) -> bytes | None:
         del exif[tag]
     for tag in remove_sub:
         del sub[tag]
-    cleaned = exif.tobytes()
+    try:
+        cleaned = exif.tobytes()
+    except Exception:  # an entry of the wrong type (a resolution written as text) cannot be written back
+        cleaned = _writable_part(exif)
     if not cleaned.startswith(_EXIF_PREFIX):
         cleaned = _EXIF_PREFIX + cleaned
     return cleaned if prefixed else cleaned[len(_EXIF_PREFIX) :]
+
+
+def _writable_part(exif: Image.Exif) -> bytes:
+    """The first-level entries of `exif` that can be written back one by one; sub-directories are dropped.
+
+    Used only for blocks Pillow cannot serialise whole: the location is gone either way, and the entries that
+    matter for display (orientation) survive.
+    """
+    kept = Image.Exif()
+    for tag, value in exif.items():
+        if tag in (_EXIF_IFD, _GPS_IFD, 0xA005):  # pointers to sub-directories (EXIF, GPS, interoperability)
+            continue
+        single = Image.Exif()
+        single[tag] = value
+        try:
+            single.tobytes()
+        except Exception:  # noqa: S112 - a malformed entry is dropped; the image checks decide about the file
+            continue
+        kept[tag] = value
+    return kept.tobytes()
 
 
 def strip_identifying_metadata(path: Path, mime_type: str) -> bool:

@@ -60,8 +60,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     storage_dir: Path = Path("data/objects")
     s3: S3Settings | None = None
     public_base_url: str | None = None
+    public_url: str | None = None
+    """The service's externally visible origin (`PUBLIC_URL`), for absolute links in share pages, oEmbed and ShareX."""
     max_upload_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
+    max_video_seconds: float = 60.0
     db_pool_max: int = 20
     db_connect_timeout: float = 5.0
     db_command_timeout: float = 10.0
@@ -80,6 +83,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
     access_log: bool = False
+    metrics: bool = True
+    log_format: Literal["text", "json"] = "text"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -119,6 +124,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if public_base is not None:
             _require_http_url("S3_PUBLIC_BASE_URL", public_base)
             public_base = public_base.rstrip("/")
+        public_url = reader.get("PUBLIC_URL", "") or None
+        if public_url is not None:
+            public_url = _origin("PUBLIC_URL", public_url)
         database_url = reader.get("DATABASE_URL", "") or None
         if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
@@ -129,8 +137,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             storage_dir=Path(reader.get("STORAGE_DIR", "data/objects")),
             s3=s3,
             public_base_url=public_base,
+            public_url=public_url,
             max_upload_bytes=reader.number("MAX_UPLOAD_BYTES", 50 * 1024 * 1024, int, minimum=1),
             max_image_pixels=reader.number("MAX_IMAGE_PIXELS", 64_000_000, int, minimum=1),
+            max_video_seconds=reader.number("MAX_VIDEO_SECONDS", 60.0, float, minimum=0.1),
             db_pool_max=reader.number("DB_POOL_MAX", 20, int, minimum=1),
             db_connect_timeout=reader.number("DB_CONNECT_TIMEOUT", 5.0, float, minimum=0.1),
             db_command_timeout=reader.number("DB_COMMAND_TIMEOUT", 10.0, float, minimum=0.1),
@@ -149,6 +159,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
             shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
             access_log=reader.boolean("ACCESS_LOG", False),
+            metrics=reader.boolean("METRICS", True),
+            log_format=_log_format(reader.get("LOG_FORMAT", "text")),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -222,6 +234,14 @@ def _rate_limit_store(raw: str) -> Literal["memory", "postgres"]:
     raise ConfigError(f"RATE_LIMIT_STORE must be 'memory' or 'postgres', got {raw!r}")
 
 
+def _log_format(raw: str) -> Literal["text", "json"]:
+    if raw.lower() == "text":
+        return "text"
+    if raw.lower() == "json":
+        return "json"
+    raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {raw!r}")
+
+
 def _tokens(raw: str) -> tuple[str, ...]:
     tokens = tuple(token.strip() for token in raw.split(",") if token.strip())
     if any(len(token) < 16 for token in tokens):
@@ -233,3 +253,16 @@ def _require_http_url(name: str, value: str) -> None:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL")
+
+
+def _origin(name: str, value: str) -> str:
+    """An origin such as `https://reactbin.example.com` (a trailing slash is dropped; nothing else may follow)."""
+    _require_http_url(name, value)
+    parts = urlsplit(value)
+    if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"{name} must be an origin like https://reactbin.example.com (no path, query or user)")
+    try:
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        raise ConfigError(f"{name} has an invalid port") from None
+    return f"{parts.scheme}://{parts.netloc}".lower()

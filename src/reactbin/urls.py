@@ -2,9 +2,45 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from urllib.parse import quote, urlsplit
 
 API_PREFIX = "/api/v1"
+_SHARED_PAGE = re.compile(r"^/(?:i|images)/([0-9a-fA-F-]{32,36})/?$")
+
+
+def share_page_path(image_id: uuid.UUID) -> str:
+    """The server-rendered page with Open Graph tags that chat apps unfurl."""
+    return f"/i/{image_id}"
+
+
+def app_detail_path(image_id: uuid.UUID) -> str:
+    """The web UI's page of one image."""
+    return f"/images/{image_id}"
+
+
+def oembed_path(page_url: str) -> str:
+    return f"{API_PREFIX}/oembed?url={quote(page_url, safe='')}"
+
+
+def absolute(url: str, origin: str) -> str:
+    """`url` made absolute: CDN URLs already are; proxy paths get the service's public origin."""
+    return url if urlsplit(url).scheme else f"{origin}{url}"
+
+
+def image_id_of_page(url: str, origin: str) -> uuid.UUID | None:
+    """The image a share page or UI detail URL of this service names; None for any other URL."""
+    parts = urlsplit(url)
+    if f"{parts.scheme}://{parts.netloc}".lower() != origin.lower():
+        return None
+    match = _SHARED_PAGE.match(parts.path)
+    if match is None:
+        return None
+    try:
+        return uuid.UUID(match[1])
+    except ValueError:
+        return None
 
 
 class UrlResolver:
@@ -23,6 +59,11 @@ class UrlResolver:
         if thumbnail_key is None:
             return None
         return self._public(thumbnail_key) or f"{API_PREFIX}/images/{image_id}/thumbnail"
+
+    def preview_url(self, image_id: uuid.UUID, preview_key: str | None) -> str | None:
+        if preview_key is None:
+            return None
+        return self._public(preview_key) or f"{API_PREFIX}/images/{image_id}/preview"
 
     def job_thumbnail_url(self, job_id: uuid.UUID, key: str) -> str:
         return self._public(key) or f"{API_PREFIX}/jobs/{job_id}/thumbnail/file"

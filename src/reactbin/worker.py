@@ -26,8 +26,8 @@ from pgqueuer import PgQueuer
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
 
-from reactbin.db.queue import THUMBNAIL_ENTRYPOINT
-from reactbin.domain import jobs
+from reactbin.db.queue import MEDIA_ENTRYPOINT, THUMBNAIL_ENTRYPOINT
+from reactbin.domain import jobs, media
 from reactbin.domain.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,7 @@ class JobWorker:
         try:
             queuer = PgQueuer.from_asyncpg_pool(pool)
             queuer.entrypoint(THUMBNAIL_ENTRYPOINT)(self._run_thumbnail_job)
+            queuer.entrypoint(MEDIA_ENTRYPOINT)(self._run_media_job)
             queuer.schedule(MAINTENANCE_ENTRYPOINT, MAINTENANCE_SCHEDULE)(self._run_maintenance)
             self._queuer = queuer
             if self._stopping.is_set():
@@ -128,6 +129,22 @@ class JobWorker:
                 await asyncio.shield(jobs.requeue_job(self.res, job_id))
             raise
 
+    async def _run_media_job(self, job: Job) -> None:
+        """Previews and placeholders: a failure leaves the field null (fsck --repair retries), never raises."""
+        try:
+            image_id, reprobe = media.parse_media_payload(job.payload or b"")
+        except ValueError:
+            log.error("queue job %s has no image id in its payload; dropped", job.id)
+            return
+        try:
+            async with self._slots:
+                outcome = await media.index_media(self.res, image_id, reprobe=reprobe)
+        except Exception:
+            log.exception("media job for image %s failed; `reactbin fsck --repair` retries it", image_id)
+            return
+        if outcome.failed:
+            log.warning("media job for image %s: %s", image_id, ", ".join(outcome.failed))
+
     async def _run_maintenance(self, schedule: Schedule) -> None:
         await jobs.run_maintenance(self.res)
 
@@ -153,3 +170,28 @@ async def running_worker(res: Resources, *, concurrency: int, grace: float | Non
             await asyncio.wait({task}, timeout=5.0)
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("job worker %s ended with an error", worker.name, exc_info=task.exception())
+
+
+API_MAINTENANCE_INTERVAL = 300.0
+"""How often API processes that run no worker do the job clean-up themselves (workers do it every minute)."""
+
+
+@contextlib.asynccontextmanager
+async def periodic_maintenance(res: Resources, interval: float = API_MAINTENANCE_INTERVAL) -> AsyncIterator[None]:
+    """Run the job clean-up every `interval` seconds in the background, so that with no worker running at all
+    unstarted jobs still expire and their sources are deleted. Safe beside workers: every step skips locked rows."""
+
+    async def loop() -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await jobs.run_maintenance(res)
+            except Exception:
+                log.exception("job maintenance failed; trying again in %.0f s", interval)
+
+    task = asyncio.create_task(loop(), name="job-maintenance")
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=5.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +64,23 @@ async def test_writes_ask_for_the_token_once(browser: Browser, token_server: Ser
         await expect(page.get_by_role("alert")).to_contain_text("Tags not saved: This server needs a write token")
         await expect(page.get_by_role("button", name="Remove tag guarded")).to_be_visible()
     assert (await token_server.get(f"/images/{image_id}")).json()["tags"] == ["guarded"]
+
+
+async def test_sharex_config_carries_the_token_the_ui_holds(browser: Browser, token_server: Server) -> None:
+    async with browser_session(browser, token_server.url) as session:
+        page = session.page
+        await page.goto("/upload")
+        # Without a token in this browser: the placeholder, and a note saying what to do.
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Download ShareX config").click()
+        config = json.loads((await (await info.value).path()).read_text())
+        assert config["Headers"] == {"Authorization": "Bearer <your write token>"}
+        await expect(page.get_by_role("status").filter(has_text="needs a write token")).to_be_visible()
+
+        await page.evaluate("token => localStorage.setItem('reactbin.writeToken', token)", TOKEN)
+        await page.reload()
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Download ShareX config").click()
+        config = json.loads((await (await info.value).path()).read_text())
+        assert config["Headers"] == {"Authorization": f"Bearer {TOKEN}"}
+        assert config["RequestURL"] == f"{token_server.url}/api/v1/images"

@@ -17,6 +17,11 @@ function readStored(): string | null {
   }
 }
 
+/** The write token this browser holds, if any (e.g. to fill into a ShareX config, or to record a use quietly). */
+export function currentToken(): string | null {
+  return token;
+}
+
 /** The component that shows the token dialog registers here. */
 export function setTokenAsker(ask: Asker | null): void {
   asker = ask;
@@ -50,9 +55,4 @@ export async function withWriteToken<T>(write: (token: string | null) => Promise
       }
     }
   }
-}
-
-/** The token this browser has, if any, for writes that must never open the dialog (recording a use). */
-export function currentToken(): string | null {
-  return token;
 }

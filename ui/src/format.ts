@@ -16,6 +16,9 @@ const TYPE_NAMES: Record<string, string> = {
   "image/png": "PNG",
   "image/gif": "GIF",
   "image/webp": "WebP",
+  "image/avif": "AVIF",
+  "video/mp4": "MP4 video",
+  "video/webm": "WebM video",
 };
 
 export function formatType(mime: string): string {

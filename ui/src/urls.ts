@@ -13,3 +13,8 @@ export function absoluteUrl(url: string): string {
 export function isSameOrigin(url: string): boolean {
   return new URL(url, window.location.origin).origin === window.location.origin;
 }
+
+/** The share page of an image: a tiny server-rendered page that chat apps unfurl, sending people on to this UI. */
+export function sharePageUrl(id: string): string {
+  return new URL(`/i/${encodeURIComponent(id)}`, window.location.origin).href;
+}

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from typing import Literal
 
 import asyncpg
 import msgspec
+
+Kind = Literal["still", "animated", "video"]
 
 
 class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -23,8 +26,14 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_size_bytes: int | None
     created_at: dt.datetime
     tags: list[str]
-    use_count: int
-    last_used_at: dt.datetime | None
+    use_count: int = 0
+    last_used_at: dt.datetime | None = None
+    kind: Kind = "still"
+    duration_ms: int | None = None
+    frame_count: int | None = None
+    has_audio: bool = False
+    preview_key: str | None = None
+    placeholder: str | None = None
 
 
 class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +46,9 @@ class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_key: str | None
     thumbnail_hash: str | None
     thumbnail_size_bytes: int | None
+    preview_key: str | None = None
+    preview_hash: str | None = None
+    preview_size_bytes: int | None = None
 
 
 class NewImage(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +63,11 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_key: str | None
     thumbnail_hash: str | None
     thumbnail_size_bytes: int | None
+    kind: Kind = "still"
+    duration_ms: int | None = None
+    frame_count: int | None = None
+    has_audio: bool = False
+    placeholder: str | None = None
 
 
 class TagCount(msgspec.Struct, frozen=True):
@@ -72,6 +89,7 @@ async def notify_changed(conn: asyncpg.Connection, image_id: uuid.UUID) -> None:
 _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
+    i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags,
     i.use_count, i.last_used_at
 """
@@ -96,10 +114,37 @@ async def get_image_by_hash(conn: asyncpg.Connection, sha256: str) -> ImageRow |
     return None if record is None else _image(record)
 
 
+async def find_image_by_any_hash(conn: asyncpg.Connection, sha256: str) -> ImageRow | None:
+    """The image whose stored bytes have this hash, or that an upload with this hash became (metadata stripped)."""
+    record = await conn.fetchrow(
+        f"""
+        SELECT {_COLUMNS} FROM images i WHERE i.hash = $1
+        UNION ALL
+        SELECT {_COLUMNS} FROM image_upload_hashes u JOIN images i ON i.id = u.image_id WHERE u.upload_hash = $1
+        LIMIT 1
+        """,
+        sha256,
+    )
+    return None if record is None else _image(record)
+
+
+async def remember_upload_hash(conn: asyncpg.Connection, upload_hash: str, image_id: uuid.UUID) -> None:
+    """Record that an upload whose own bytes hash to `upload_hash` became image `image_id` (if that still exists)."""
+    await conn.execute(
+        """
+        INSERT INTO image_upload_hashes (upload_hash, image_id) SELECT $1, id FROM images WHERE id = $2
+        ON CONFLICT (upload_hash) DO UPDATE SET image_id = EXCLUDED.image_id
+        """,
+        upload_hash,
+        image_id,
+    )
+
+
 async def get_content(conn: asyncpg.Connection, image_id: uuid.UUID) -> ContentRow | None:
     record = await conn.fetchrow(
         """
-        SELECT hash, mime_type, size_bytes, storage_key, thumbnail_key, thumbnail_hash, thumbnail_size_bytes
+        SELECT hash, mime_type, size_bytes, storage_key, thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
+               preview_key, preview_hash, preview_size_bytes
         FROM images WHERE id = $1
         """,
         image_id,
@@ -112,8 +157,9 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
     created_at: dt.datetime = await conn.fetchval(
         """
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
-                            thumbnail_key, thumbnail_hash, thumbnail_size_bytes)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                            thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
+                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true)
         RETURNING created_at
         """,
         image.id,
@@ -127,6 +173,11 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.thumbnail_key,
         image.thumbnail_hash,
         image.thumbnail_size_bytes,
+        image.kind,
+        image.duration_ms,
+        image.frame_count,
+        image.has_audio,
+        image.placeholder,
     )
     return created_at
 
@@ -161,17 +212,22 @@ class DeletedImage(msgspec.Struct, frozen=True):
     hash: str
     storage_key: str
     thumbnail_key: str | None
+    preview_key: str | None
+
+    @property
+    def keys(self) -> list[str]:
+        return [key for key in (self.storage_key, self.thumbnail_key, self.preview_key) if key is not None]
 
 
 async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> DeletedImage | None:
     """Delete an image row (its tags cascade); None if it did not exist."""
     record = await conn.fetchrow(
-        "DELETE FROM images WHERE id = $1 RETURNING hash, storage_key, thumbnail_key", image_id
+        "DELETE FROM images WHERE id = $1 RETURNING hash, storage_key, thumbnail_key, preview_key", image_id
     )
     if record is None:
         return None
     await notify_changed(conn, image_id)
-    return DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"])
+    return DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"], record["preview_key"])
 
 
 async def hash_in_use(conn: asyncpg.Connection, sha256: str) -> bool:
@@ -236,19 +292,95 @@ async def tag_counts(conn: asyncpg.Connection, *, prefix: str, limit: int) -> li
     return [TagCount(record["name"], record["count"]) for record in records]
 
 
-class StoredImage(msgspec.Struct, frozen=True):
-    """The object keys of one image, for consistency checks."""
+class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
+    """The object keys of one image and what it still lacks, for consistency checks and media indexing."""
 
     id: uuid.UUID
     hash: str
     mime_type: str
     storage_key: str
     thumbnail_key: str | None
+    kind: Kind = "still"
+    preview_key: str | None = None
+    placeholder: str | None = None
+    media_indexed: bool = True
+
+    @property
+    def needs_media(self) -> bool:
+        """Not probed yet, or without a placeholder, or an animation/video without its preview."""
+        return not self.media_indexed or self.placeholder is None or (self.kind != "still" and not self.preview_key)
+
+
+_STORED_COLUMNS = "id, hash, mime_type, storage_key, thumbnail_key, kind, preview_key, placeholder, media_indexed"
 
 
 async def stored_images(conn: asyncpg.Connection) -> list[StoredImage]:
-    records = await conn.fetch("SELECT id, hash, mime_type, storage_key, thumbnail_key FROM images ORDER BY id")
-    return [StoredImage(r["id"], r["hash"], r["mime_type"], r["storage_key"], r["thumbnail_key"]) for r in records]
+    records = await conn.fetch(f"SELECT {_STORED_COLUMNS} FROM images ORDER BY id")
+    return [msgspec.convert(dict(r), StoredImage) for r in records]
+
+
+async def stored_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> StoredImage | None:
+    record = await conn.fetchrow(f"SELECT {_STORED_COLUMNS} FROM images WHERE id = $1", image_id)
+    return None if record is None else msgspec.convert(dict(record), StoredImage)
+
+
+async def images_needing_media(conn: asyncpg.Connection, *, everything: bool) -> list[uuid.UUID]:
+    """Ids of images that `reindex --media` should (re)process: those still lacking something, or all of them."""
+    where = (
+        "TRUE"
+        if everything
+        else "NOT media_indexed OR placeholder IS NULL OR (kind <> 'still' AND preview_key IS NULL)"
+    )
+    return [r["id"] for r in await conn.fetch(f"SELECT id FROM images WHERE {where} ORDER BY id")]
+
+
+class MediaFacts(msgspec.Struct, frozen=True, kw_only=True):
+    """What probing an already stored image found."""
+
+    kind: Kind
+    width: int
+    height: int
+    duration_ms: int | None
+    frame_count: int | None
+    has_audio: bool
+
+
+async def set_media(conn: asyncpg.Connection, image_id: uuid.UUID, facts: MediaFacts) -> None:
+    await conn.execute(
+        """
+        UPDATE images SET kind = $2, width = $3, height = $4, duration_ms = $5, frame_count = $6, has_audio = $7,
+                          media_indexed = true
+        WHERE id = $1
+        """,
+        image_id,
+        facts.kind,
+        facts.width,
+        facts.height,
+        facts.duration_ms,
+        facts.frame_count,
+        facts.has_audio,
+    )
+    await notify_changed(conn, image_id)
+
+
+async def set_media_indexed(conn: asyncpg.Connection, image_id: uuid.UUID) -> None:
+    await conn.execute("UPDATE images SET media_indexed = true WHERE id = $1", image_id)
+
+
+async def set_placeholder(conn: asyncpg.Connection, image_id: uuid.UUID, placeholder: str) -> None:
+    await conn.execute("UPDATE images SET placeholder = $2 WHERE id = $1", image_id, placeholder)
+
+
+async def set_preview(conn: asyncpg.Connection, image_id: uuid.UUID, *, key: str, sha256: str, size_bytes: int) -> bool:
+    status: str = await conn.execute(
+        "UPDATE images SET preview_key = $2, preview_hash = $3, preview_size_bytes = $4 WHERE id = $1",
+        image_id,
+        key,
+        sha256,
+        size_bytes,
+    )
+    await notify_changed(conn, image_id)
+    return status == "UPDATE 1"
 
 
 async def set_thumbnail(

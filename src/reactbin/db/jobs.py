@@ -277,6 +277,33 @@ async def lock_unqueued_jobs(conn: asyncpg.Connection, *, older_than: dt.timedel
     return [record["id"] for record in records]
 
 
+async def expire_unstarted_jobs(
+    conn: asyncpg.Connection, *, older_than: dt.timedelta, ttl: dt.timedelta, limit: int
+) -> list[ExpiredJob]:
+    """Fail up to `limit` jobs still PENDING after `older_than` (no worker took them) and return their sources.
+
+    They become FAILURE `job_expired` and expire like any finished job after `ttl`; a worker that finds their queue
+    job later claims nothing (only PENDING and STARTED jobs can be claimed).
+    """
+    records = await conn.fetch(
+        """
+        UPDATE thumbnail_jobs
+        SET status = 'FAILURE', finished_at = clock_timestamp(), expires_at = clock_timestamp() + $2::interval,
+            error_code = 'job_expired', error_detail = 'No worker started the job in time', claim_token = NULL
+        WHERE id IN (
+            SELECT id FROM thumbnail_jobs
+            WHERE status = 'PENDING' AND created_at < clock_timestamp() - $1::interval
+            ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, source_key, result_key
+        """,
+        older_than,
+        ttl,
+        limit,
+    )
+    return [ExpiredJob(record["id"], record["source_key"], record["result_key"]) for record in records]
+
+
 async def delete_expired_jobs(conn: asyncpg.Connection, *, limit: int) -> list[ExpiredJob]:
     """Delete up to `limit` expired jobs and return what they stored (delete it before committing)."""
     records = await conn.fetch(
@@ -290,3 +317,17 @@ async def delete_expired_jobs(conn: asyncpg.Connection, *, limit: int) -> list[E
         limit,
     )
     return [ExpiredJob(record["id"], record["source_key"], record["result_key"]) for record in records]
+
+
+async def count_jobs_by_status(conn: asyncpg.Connection) -> dict[str, int]:
+    """How many jobs are in each state (every state present, zero when none)."""
+    records = await conn.fetch("SELECT status, count(*) AS n FROM thumbnail_jobs GROUP BY status")
+    counts = dict.fromkeys(("PENDING", "STARTED", "SUCCESS", "FAILURE"), 0)
+    counts.update({record["status"]: record["n"] for record in records})
+    return counts
+
+
+async def queue_depth(conn: asyncpg.Connection) -> int:
+    """Queue entries not yet picked up by a worker."""
+    depth: int = await conn.fetchval(f"SELECT count(*) FROM {QUEUE_TABLE} WHERE status = 'queued'")
+    return depth

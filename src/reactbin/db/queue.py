@@ -13,6 +13,8 @@ from pgqueuer.db import AsyncpgDriver
 from pgqueuer.queries import Queries
 
 THUMBNAIL_ENTRYPOINT = "thumbnail"
+MEDIA_ENTRYPOINT = "media"
+"""Payload: an image id (16 bytes), then b"!" to re-probe an image that was already indexed."""
 QUEUE_TABLE = "pgqueuer"
 _PRUNE_BATCH = 10_000
 

@@ -8,12 +8,13 @@ from typing import Literal
 
 import msgspec
 
+from reactbin import metrics
 from reactbin.db import images as db
 from reactbin.domain.resources import Resources
-from reactbin.errors import ImageNotFound, RangeNotSatisfiable, ThumbnailNotFound
+from reactbin.errors import ImageNotFound, PreviewNotFound, RangeNotSatisfiable, ThumbnailNotFound
 from reactbin.storage import ObjectReader
 
-Variant = Literal["file", "thumbnail"]
+Variant = Literal["file", "thumbnail", "preview"]
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -103,6 +104,10 @@ def _target(row: db.ContentRow | None, variant: Variant) -> StoredObject:
         raise ImageNotFound()
     if variant == "file":
         return StoredObject(row.storage_key, f'"{row.hash}"', row.mime_type, row.size_bytes)
+    if variant == "preview":
+        if row.preview_key is None or row.preview_hash is None or row.preview_size_bytes is None:
+            raise PreviewNotFound()
+        return StoredObject(row.preview_key, f'"{row.preview_hash}"', "image/webp", row.preview_size_bytes)
     if row.thumbnail_key is None or row.thumbnail_hash is None or row.thumbnail_size_bytes is None:
         raise ThumbnailNotFound()
     return StoredObject(row.thumbnail_key, f'"{row.thumbnail_hash}"', "image/webp", row.thumbnail_size_bytes)
@@ -111,6 +116,7 @@ def _target(row: db.ContentRow | None, variant: Variant) -> StoredObject:
 async def _body(res: Resources, target: StoredObject, byte_range: tuple[int, int] | None) -> bytes | ObjectReader:
     if res.cache.accepts(target.size):
         data = res.cache.get(target.key)
+        metrics.CACHE_LOOKUPS.labels("miss" if data is None else "hit").inc()
         if data is None:
             data = await res.storage.read_bytes(target.key)
             res.cache.put(target.key, data)

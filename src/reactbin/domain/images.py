@@ -10,13 +10,15 @@ import asyncpg
 import msgspec
 
 from reactbin.db import images as db
+from reactbin.db import queue
 from reactbin.db.search import similar_tags
 from reactbin.db.tagrules import canonical_tags
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
-from reactbin.imaging import analyse_upload
+from reactbin.media.analyse import analyse_media
+from reactbin.media.probe import SNIFF_BYTES, sniff_media_type
 from reactbin.metadata import strip_upload
 from reactbin.storage import keys
 from reactbin.uploads import ReceivedFile
@@ -40,16 +42,23 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
     The objects are written before the row and deleted again unless the row commits, all under a
     per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
     """
-    # Location and serial numbers never reach storage; the hash is of the bytes actually stored.
-    sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
-    upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
-    existing = await _merge_duplicate(res, upload.sha256, tags)
+    # Location and serial numbers never reach storage; the hash is of the bytes actually stored. The upload's own
+    # hash is kept beside it when they differ, so a client holding the original file finds the image by hash.
+    sent_sha256 = upload.sha256
+    mime_type = await res.run_cpu(_sniff, upload)
+    if mime_type in _STRIPPABLE:
+        sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
+        upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
+    also_known_as = sent_sha256 if sent_sha256 != upload.sha256 else None
+    existing = await _merge_duplicate(res, upload.sha256, tags, also_known_as)
     if existing is not None:
         return IngestResult(existing, duplicate=True)
 
-    analysis = await res.run_cpu(analyse_upload, upload.path, res.settings.max_image_pixels)
+    settings = res.settings
+    analysis = await res.run_cpu(analyse_media, upload.path, settings.max_image_pixels, settings.max_video_seconds)
+    info = analysis.info
     image_id = uuid.uuid4()
-    original_key = keys.original_key(upload.sha256, analysis.mime_type)
+    original_key = keys.original_key(upload.sha256, info.mime_type)
     thumbnail = analysis.thumbnail
     thumbnail_key = keys.thumbnail_key(upload.sha256)
     written: list[str] = []
@@ -57,9 +66,11 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
         await db.lock_hash(conn, upload.sha256)
         raced = await db.get_image_by_hash(conn, upload.sha256)
         if raced is not None:
+            if also_known_as is not None:
+                await db.remember_upload_hash(conn, also_known_as, raced.id)
             return IngestResult(await _add_tags(conn, raced, tags), duplicate=True)
         written.append(original_key)
-        await res.storage.put_file(original_key, upload.path, analysis.mime_type)
+        await res.storage.put_file(original_key, upload.path, info.mime_type)
         written.append(thumbnail_key)
         await res.storage.put_bytes(thumbnail_key, thumbnail.data, thumbnail.mime_type)
         await db.insert_image(
@@ -68,29 +79,51 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
                 id=image_id,
                 hash=upload.sha256,
                 filename=upload.filename,
-                mime_type=analysis.mime_type,
+                mime_type=info.mime_type,
                 size_bytes=upload.size,
-                width=analysis.width,
-                height=analysis.height,
+                width=info.width,
+                height=info.height,
                 storage_key=original_key,
                 thumbnail_key=thumbnail_key,
                 thumbnail_hash=thumbnail.sha256,
                 thumbnail_size_bytes=len(thumbnail.data),
+                kind=info.kind,
+                duration_ms=info.duration_ms,
+                frame_count=info.frame_count,
+                has_audio=info.has_audio,
+                placeholder=analysis.placeholder,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
+        if also_known_as is not None:
+            await db.remember_upload_hash(conn, also_known_as, image_id)
+        if info.kind != "still" or analysis.placeholder is None:
+            # The preview is made by a worker; the job commits (or rolls back) with the row.
+            await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)  # see domain.media
         image = await db.get_image(conn, image_id)
         assert image is not None
     return IngestResult(image, duplicate=False)
 
 
-async def _merge_duplicate(res: Resources, sha256: str, tags: list[str]) -> db.ImageRow | None:
+_STRIPPABLE = frozenset({"image/jpeg", "image/png", "image/webp"})
+
+
+def _sniff(upload: ReceivedFile) -> str:
+    with upload.path.open("rb") as handle:
+        return sniff_media_type(handle.read(SNIFF_BYTES))
+
+
+async def _merge_duplicate(
+    res: Resources, sha256: str, tags: list[str], also_known_as: str | None
+) -> db.ImageRow | None:
     try:
         async with res.tx() as conn:
             existing = await db.get_image_by_hash(conn, sha256)
             if existing is None:
                 return None
             await db.lock_hash(conn, sha256)
+            if also_known_as is not None:
+                await db.remember_upload_hash(conn, also_known_as, existing.id)
             return await _add_tags(conn, existing, tags)
     except ImageNotFound:  # deleted while we looked: ingest it as new
         return None
@@ -108,6 +141,19 @@ async def _add_tags(conn: asyncpg.Connection, image: db.ImageRow, tags: list[str
     if merged is None:  # deleted between the two reads; the upload's bytes are gone with it
         raise ImageNotFound()
     return merged
+
+
+async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
+    """The image stored with this content hash, or made from an upload with this hash.
+
+    Raises:
+        ImageNotFound: no such image.
+    """
+    async with res.db() as conn:
+        image = await db.find_image_by_any_hash(conn, sha256)
+    if image is None:
+        raise ImageNotFound()
+    return image
 
 
 async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:
@@ -164,9 +210,8 @@ async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
             await db.lock_hash(conn, deleted.hash)
             if await db.hash_in_use(conn, deleted.hash):
                 return
-            for key in (deleted.storage_key, deleted.thumbnail_key):
-                if key is not None:
-                    await res.storage.delete(key)
+            for key in deleted.keys:
+                await res.storage.delete(key)
     except StorageError:
         # The image is gone for every client; `reactbin fsck` finds and removes what is left.
         log.warning("could not delete the objects of image %s; they remain as orphans", image_id)

@@ -66,6 +66,17 @@ class JobPage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
+class JobStatistics(msgspec.Struct, frozen=True):
+    by_state: dict[str, int]
+    queue_depth: int
+
+
+async def job_statistics(res: Resources) -> JobStatistics:
+    """Jobs by state and the queue's depth, for the metrics."""
+    async with res.db() as conn:
+        return JobStatistics(by_state=await db.count_jobs_by_status(conn), queue_depth=await db.queue_depth(conn))
+
+
 class RetryLater(Exception):
     """The job failed for a reason that may pass (storage unreachable); run it again after `delay` seconds."""
 
@@ -97,7 +108,10 @@ def parse_spec(fields: Mapping[str, str]) -> ThumbnailSpec:
 
 async def submit_thumbnail_job(res: Resources, upload: ReceivedFile, spec: ThumbnailSpec) -> uuid.UUID:
     """Validate the upload, store it, and queue its job; nothing is left behind if any step fails."""
-    info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
+    try:
+        info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
+    except UnsupportedMediaType:
+        raise UnsupportedMediaType("Thumbnail jobs accept JPEG, PNG, GIF and WebP images") from None
     job_id = uuid.uuid4()
     source_key = keys.job_source_key(str(job_id), info.mime_type)
     async with res.tx() as conn, cleanup_on_error(res.storage, [source_key]):
@@ -297,10 +311,32 @@ async def purge_expired_jobs(res: Resources) -> int:
             return total
 
 
+async def expire_unstarted_jobs(res: Resources) -> int:
+    """Fail jobs no worker started within JOB_TTL (none runs, or all are stuck) and delete their sources."""
+    ttl = dt.timedelta(seconds=res.settings.job_ttl)
+    total = 0
+    while True:
+        async with res.tx() as conn:
+            expired = await db.expire_unstarted_jobs(conn, older_than=ttl, ttl=ttl, limit=_MAINTENANCE_BATCH)
+        for job in expired:
+            with contextlib.suppress(StorageError):  # else the expiry clean-up deletes it with the row
+                await res.storage.delete(job.source_key)
+        total += len(expired)
+        if len(expired) < _MAINTENANCE_BATCH:
+            return total
+
+
 async def run_maintenance(res: Resources) -> None:
-    """The periodic clean-up: re-queue lost jobs, expire finished ones, prune the queue's history."""
+    """The periodic clean-up: re-queue lost jobs, fail unstarted ones, expire finished ones, prune the queue log."""
     requeued = await requeue_lost_jobs(res)
+    unstarted = await expire_unstarted_jobs(res)
     purged = await purge_expired_jobs(res)
     async with res.db() as conn:
         pruned = await queue.prune_history(conn, dt.timedelta(seconds=res.settings.job_ttl))
-    log.info("job maintenance: %d re-queued, %d expired, %d queue log rows pruned", requeued, purged, pruned)
+    log.info(
+        "job maintenance: %d re-queued, %d never started, %d expired, %d queue log rows pruned",
+        requeued,
+        unstarted,
+        purged,
+        pruned,
+    )

@@ -15,6 +15,7 @@ import asyncpg
 from reactbin.db.pool import acquire, create_pool, transaction
 from reactbin.domain.cache import ObjectCache
 from reactbin.domain.content_index import ContentIndex, listening
+from reactbin.domain.share_cards import ShareCards
 from reactbin.settings import Settings
 from reactbin.storage import Storage, open_storage
 from reactbin.urls import UrlResolver
@@ -32,6 +33,7 @@ class Resources:
     cache: ObjectCache
     cpu: ThreadPoolExecutor
     index: ContentIndex
+    share_cards: ShareCards
 
     def db(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection (autocommit)."""
@@ -74,6 +76,7 @@ async def open_resources(
                     cache=ObjectCache(settings.cache_bytes),
                     cpu=cpu,
                     index=index,
+                    share_cards=ShareCards(),
                 )
         finally:
             await pool.close()

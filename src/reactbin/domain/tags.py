@@ -9,6 +9,11 @@ from reactbin.errors import InvalidTag, TooManyTags
 MAX_TAG_LENGTH = 64
 MAX_TAGS = 50
 _WHITESPACE = re.compile(r"\s+")
+_WORDS = r"[\w\-:.]+(?:\s+[\w\-:.]+)*"
+TAG_PATTERN = rf"^\s*{_WORDS}\s*$"
+"""One tag as sent: words of letters, digits and `-_:.`, separated (and surrounded) by whitespace."""
+TAG_FIELD_PATTERN = rf"^\s*$|^\s*{_WORDS}\s*(?:,\s*{_WORDS}\s*)*$"
+"""A comma-separated tag field of a form: blank, or tags as above separated by commas."""
 _VALID = re.compile(r"^[\w\-:.]+$")
 
 

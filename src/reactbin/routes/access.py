@@ -5,15 +5,46 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from litestar.enums import ScopeType
+from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reactbin.domain.ratelimit import RateLimiter, Verdict
+from reactbin.routes.schemas import ErrorBody
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Routes that create work: each one is limited per client.
 _LIMITED = frozenset({("POST", "/api/v1/images"), ("POST", "/api/v1/thumbnails"), ("POST", "/api/v1/thumbnails/")})
+
+
+def document_access(prefix: str, handlers: list[Any]) -> list[Any]:
+    """Add the answers of the access layers to each handler's OpenAPI responses and return the handlers.
+
+    The middleware below decides who may write and what is rate limited, outside every route; this is the one
+    place that tells the schema so. Every handler under `prefix` gets a 401 on its write methods (`WriteAccess`)
+    and a 429 where `_LIMITED` lists it (`UploadRateLimit`): a new route needs nothing but to be listed in the
+    API router, and a new rate-limited route only its entry in `_LIMITED`.
+    """
+    for handler in handlers:
+        if not isinstance(handler, HTTPRouteHandler):
+            continue
+        added: dict[int, ResponseSpec] = {}
+        for method in handler.http_methods:
+            if method in _SAFE_METHODS:
+                continue
+            added[401] = _access_response("A write token is required (only when API_TOKENS is set)")
+            if any((method, prefix + path) in _LIMITED for path in handler.paths):
+                added[429] = _access_response("Too many requests from this client; see Retry-After")
+        if added:
+            handler.responses = {**added, **(handler.responses or {})}
+    return handlers
+
+
+def _access_response(description: str) -> ResponseSpec:
+    return ResponseSpec(data_container=ErrorBody, description=description, generate_examples=False)
 
 
 async def _send_error(
@@ -77,13 +108,19 @@ class WriteAccess:
         await self._app(scope, receive, send)
 
     def _authorised(self, scope: Scope) -> bool:
-        presented = b""
+        authorization = b""
         for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                presented = value[7:].strip()
-        # Compare against every token, always: the time taken says nothing about which one nearly matched.
-        matches = [hmac.compare_digest(presented, token) for token in self._tokens]
-        return bool(presented) and any(matches)
+            if name == b"authorization":
+                authorization = value
+        return token_accepted(authorization, self._tokens)
+
+
+def token_accepted(authorization: bytes, tokens: list[bytes]) -> bool:
+    """Whether an `Authorization` header value carries one of `tokens` as a Bearer token."""
+    presented = authorization[7:].strip() if authorization[:7].lower() == b"bearer " else b""
+    # Compare against every token, always: the time taken says nothing about which one nearly matched.
+    matches = [hmac.compare_digest(presented, token) for token in tokens]
+    return bool(presented) and any(matches)
 
 
 class UploadRateLimit:
@@ -134,10 +171,13 @@ class SecurityHeaders:
 
     def __init__(self, app: ASGIApp, public_base_url: str | None) -> None:
         self._app = app
-        images = "'self' data: blob:" + (f" {public_base_url}" if public_base_url else "")
+        cdn = f" {public_base_url}" if public_base_url else ""
+        # Videos play from the CDN too (media-src); "Copy image" fetches a still's bytes (connect-src), which
+        # works from a CDN that answers CORS and otherwise falls back to copying the link.
         self._page_csp = (
-            f"default-src 'self'; img-src {images}; style-src 'self' 'unsafe-inline'; script-src 'self'; "
-            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+            f"default-src 'self'; img-src 'self' data: blob:{cdn}; media-src 'self'{cdn}; "
+            "style-src 'self' 'unsafe-inline'; script-src 'self'; "
+            f"connect-src 'self'{cdn}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -13,6 +13,7 @@ from litestar import Request, route
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Receive, Scope, Send
 
+from reactbin import metrics
 from reactbin.domain.content import Content, Variant, open_content
 from reactbin.domain.resources import Resources
 from reactbin.errors import RangeNotSatisfiable
@@ -44,6 +45,8 @@ class ContentResponse:
         if body is None or isinstance(body, bytes):
             await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
             await send({"type": "http.response.body", "body": body or b"", "more_body": False})
+            if body:
+                metrics.PROXY_BYTES.inc(len(body))
             return
         try:
             await send({"type": "http.response.start", "status": self.status, "headers": self.headers})
@@ -51,6 +54,7 @@ class ContentResponse:
                 group.start_soon(_cancel_on_disconnect, receive, group.cancel_scope)
                 async for chunk in body.chunks():
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                    metrics.PROXY_BYTES.inc(len(chunk))
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
                 group.cancel_scope.cancel()
         finally:
@@ -132,6 +136,16 @@ FILE_RESPONSES: dict[int, ResponseSpec] = {
 )
 async def image_file(request: Request[Any, Any, Any], image_id: ImageId) -> ASGIApp:
     return await _serve(request, image_id, "file")
+
+
+@route(
+    "/images/{image_id:str}/preview",
+    http_method=["GET", "HEAD"],
+    summary="Download the looping animated WebP preview of an animation or video",
+    responses=FILE_RESPONSES,
+)
+async def image_preview(request: Request[Any, Any, Any], image_id: ImageId) -> ASGIApp:
+    return await _serve(request, image_id, "preview")
 
 
 @route(

@@ -1,4 +1,4 @@
-"""Liveness and readiness."""
+"""Liveness and readiness: under /api/v1 and, for Kubernetes probes, as /healthz and /readyz at the root."""
 
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ def health() -> Health:
     responses={503: ResponseSpec(data_container=NotReady, description="A dependency is down", generate_examples=False)},
 )
 async def ready(res: NamedDependency[Resources]) -> Response[Readiness | NotReady]:
+    return await _readiness(res)
+
+
+@get("/healthz", summary="The process is up (liveness probe)", sync_to_thread=False)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@get(
+    "/readyz",
+    summary="The database and the object store answer (readiness probe)",
+    responses={503: ResponseSpec(data_container=NotReady, description="A dependency is down", generate_examples=False)},
+)
+async def readyz(res: NamedDependency[Resources]) -> Response[Readiness | NotReady]:
+    return await _readiness(res)
+
+
+async def _readiness(res: Resources) -> Response[Readiness | NotReady]:
     database, storage = await asyncio.gather(_check_database(res), _check_storage(res))
     if database == "ok" and storage == "ok":
         return Response(Readiness(status="ready", database=database, storage=storage))

@@ -13,12 +13,13 @@ from litestar.openapi.spec import Schema
 from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from reactbin import metrics
 from reactbin.domain import images as library
 from reactbin.domain import search
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
-from reactbin.domain.tags import parse_tag_field
-from reactbin.errors import ImageNotFound, RateLimited
+from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
+from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
 from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
@@ -30,6 +31,7 @@ from reactbin.routes.schemas import (
     image_out,
     uploaded_out,
 )
+from reactbin.uploads import MAX_FIELD_BYTES
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -52,7 +54,16 @@ ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
 
 
 _UploadOperation = multipart_operation(
-    "file", {"tags": Schema(type=OpenAPIType.STRING, description="Comma-separated tags")}
+    "file",
+    {
+        "tags": Schema(
+            type=OpenAPIType.STRING,
+            description=f"Comma-separated tags, at most {MAX_TAGS}; each is lowercased, inner whitespace becomes `-`, "
+            f"and must then be 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
+            pattern=TAG_FIELD_PATTERN,
+            max_length=MAX_FIELD_BYTES,
+        )
+    },
 )
 
 
@@ -66,12 +77,17 @@ _UploadOperation = multipart_operation(
     status_code=201,
 )
 async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[UploadedImage]:
-    form = await receive_upload(request, "file", res.settings.max_upload_bytes)
     try:
-        tags = parse_tag_field(form.fields.get("tags"))
-        result = await library.ingest_upload(res, form.file, tags)
-    finally:
-        await asyncio.to_thread(form.file.discard)
+        form = await receive_upload(request, "file", res.settings.max_upload_bytes)
+        try:
+            tags = parse_tag_field(form.fields.get("tags"))
+            result = await library.ingest_upload(res, form.file, tags)
+        finally:
+            await asyncio.to_thread(form.file.discard)
+    except ReactbinError as exc:
+        metrics.UPLOADS.labels(exc.code).inc()
+        raise
+    metrics.UPLOADS.labels("duplicate" if result.duplicate else "created").inc()
     body = uploaded_out(result.image, res.urls, duplicate=result.duplicate)
     return Response(body, status_code=200 if result.duplicate else 201)
 

@@ -38,8 +38,12 @@ _SIDE = f"{jobs.MIN_BOX}..{jobs.MAX_BOX}, default {jobs.DEFAULT_BOX}"
 _SubmitOperation = multipart_operation(
     "image",
     {
-        "width": Schema(type=OpenAPIType.INTEGER, description=f"Box width ({_SIDE})"),
-        "height": Schema(type=OpenAPIType.INTEGER, description=f"Box height ({_SIDE})"),
+        "width": Schema(
+            type=OpenAPIType.INTEGER, minimum=jobs.MIN_BOX, maximum=jobs.MAX_BOX, description=f"Box width ({_SIDE})"
+        ),
+        "height": Schema(
+            type=OpenAPIType.INTEGER, minimum=jobs.MIN_BOX, maximum=jobs.MAX_BOX, description=f"Box height ({_SIDE})"
+        ),
         "fit": Schema(
             type=OpenAPIType.STRING,
             enum=["contain", "cover"],

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import msgspec
 
-from reactbin.db.images import ImageRow, TagCount
+from reactbin.db.images import ImageRow, Kind, TagCount
 from reactbin.db.jobs import JobRow, JobStatus
+from reactbin.domain.tags import MAX_TAG_LENGTH, TAG_PATTERN
 from reactbin.urls import UrlResolver
 
 
@@ -36,6 +37,15 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     tags: list[str]
     use_count: int
     last_used_at: dt.datetime | None
+    kind: Kind
+    """`still`, `animated` (GIF, APNG, animated WebP) or `video` (MP4, WebM)."""
+    duration_ms: int | None
+    frame_count: int | None
+    has_audio: bool
+    preview_url: str | None
+    """A small looping animated WebP for animations and videos; null for stills and until it is made."""
+    placeholder: str | None
+    """A ThumbHash (base64) to paint before the thumbnail arrives; null until it is made."""
 
 
 class UploadedImage(Image, frozen=True, kw_only=True):
@@ -47,8 +57,16 @@ class ImageList(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
+# Documents the rule of `domain.tags` for each item; not enforced here, so a bad tag stays a 422 `invalid_tag`.
+_TAG_ITEM_SCHEMA = {
+    "type": "string",
+    "pattern": TAG_PATTERN,
+    "description": f"Lowercased, inner whitespace becomes `-`; then 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
+}
+
+
 class TagsUpdate(msgspec.Struct, frozen=True):
-    tags: Annotated[list[str], msgspec.Meta(max_length=500)]
+    tags: Annotated[list[str], msgspec.Meta(max_length=500, extra_json_schema={"extra": {"items": _TAG_ITEM_SCHEMA}})]
 
 
 class TagSuggestion(msgspec.Struct, frozen=True):
@@ -96,6 +114,12 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         tags=row.tags,
         use_count=row.use_count,
         last_used_at=row.last_used_at,
+        kind=row.kind,
+        duration_ms=row.duration_ms,
+        frame_count=row.frame_count,
+        has_audio=row.has_audio,
+        preview_url=urls.preview_url(row.id, row.preview_key),
+        placeholder=row.placeholder,
     )
 
 

@@ -19,6 +19,10 @@ _PLACEHOLDER = b"""<!doctype html>
 """
 
 
+# Operational paths: a probe or scraper must get their real answer or a 404, never the page.
+NOT_PAGES = frozenset({"api", "metrics", "healthz", "readyz"})
+
+
 def ui_handlers(ui_dir: Path | None) -> list[Any]:
     """Routes that serve the built UI from `ui_dir` (or a placeholder page when it has not been built)."""
     root = ui_dir.resolve() if ui_dir is not None and (ui_dir / "index.html").is_file() else None
@@ -37,7 +41,7 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
     @route("/{path:path}", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True)
     def spa(path: Annotated[str, PathParameter()]) -> Response[Any]:
         relative = path.lstrip("/")
-        if relative.startswith("api/"):
+        if relative.startswith("api/") or relative.rstrip("/") in NOT_PAGES:
             raise NotFoundException()
         if root is not None and relative:
             candidate = (root / relative).resolve()

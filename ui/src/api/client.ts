@@ -9,6 +9,7 @@ type ErrorBody = components["schemas"]["ErrorBody"];
 type ListQuery = NonNullable<operations["ApiV1ImagesListImages"]["parameters"]["query"]>;
 type TagQuery = NonNullable<operations["ApiV1TagsSuggestTags"]["parameters"]["query"]>;
 type TagsUpdate = components["schemas"]["TagsUpdate"];
+export type ShareXConfig = components["schemas"]["ShareXConfig"];
 
 const API = "/api/v1";
 
@@ -166,6 +167,10 @@ export function uploadImage(
     form.append("file", file, file.name);
     xhr.send(form);
   });
+}
+
+export function getShareXConfig(): Promise<ShareXConfig> {
+  return request("GET", "/sharex.sxcu");
 }
 
 export function messageOf(err: unknown): string {

@@ -45,6 +45,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/by-hash/{sha256}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Find an image by the SHA-256 of its bytes
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         */
+        get: operations["ApiV1ImagesByHashSha256GetImageByHash"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /**
+         * Find an image by the SHA-256 of its bytes
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         */
+        head: operations["ApiV1ImagesByHashSha256HeadImageByHash"];
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}": {
         parameters: {
             query?: never;
@@ -78,6 +102,24 @@ export interface paths {
         options?: never;
         /** Download an image's original bytes */
         head: operations["ApiV1ImagesImageIdFileHeadImageFile"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Download the looping animated WebP preview of an animation or video */
+        get: operations["ApiV1ImagesImageIdPreviewGetImagePreview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        /** Download the looping animated WebP preview of an animation or video */
+        head: operations["ApiV1ImagesImageIdPreviewHeadImagePreview"];
         patch?: never;
         trace?: never;
     };
@@ -208,6 +250,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/limits": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** What uploads this server accepts, its rate limit and whether writes need a token */
+        get: operations["ApiV1LimitsLimits"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/oembed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** oEmbed for a share page or image page of this library */
+        get: operations["ApiV1OembedOembed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ready": {
         parameters: {
             query?: never;
@@ -217,6 +293,26 @@ export interface paths {
         };
         /** The database and the object store answer */
         get: operations["ApiV1ReadyReady"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sharex.sxcu": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A ShareX custom-uploader config for this server
+         * @description With write tokens on, `Headers.Authorization` is `Bearer <your write token>`: put yours in.
+         */
+        get: operations["ApiV1SharexSxcuSharexConfig"];
         put?: never;
         post?: never;
         delete?: never;
@@ -344,6 +440,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/healthz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The process is up (liveness probe) */
+        get: operations["HealthzHealthz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/readyz": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The database and the object store answer (readiness probe) */
+        get: operations["ReadyzReadyz"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -372,14 +502,21 @@ export interface components {
         Image: {
             /** Format: date-time */
             created_at: string;
+            duration_ms: number | null;
             file_url: string;
             filename: string;
+            frame_count: number | null;
+            has_audio: boolean;
             hash: string;
             height: number;
             /** Format: uuid */
             id: string;
+            /** @enum {string} */
+            kind: "still" | "animated" | "video";
             last_used_at: string | null;
             mime_type: string;
+            placeholder: string | null;
+            preview_url: string | null;
             size_bytes: number;
             storage_key: string;
             tags: string[];
@@ -455,6 +592,18 @@ export interface components {
             job_id: string;
             thumbnail_url: string;
         };
+        /** Limits */
+        Limits: {
+            accepted_types: string[];
+            max_frames: number;
+            max_image_pixels: number;
+            max_tag_length: number;
+            max_tags_per_image: number;
+            max_upload_bytes: number;
+            token_accepted: boolean | null;
+            upload_rate_limit: components["schemas"]["UploadRateLimit"] | null;
+            writes_need_token: boolean;
+        };
         /** NewAlias */
         NewAlias: {
             alias: string;
@@ -472,11 +621,40 @@ export interface components {
             detail: string;
             storage: string;
         };
+        /** OEmbed */
+        OEmbed: {
+            height: number;
+            html?: string | null;
+            provider_name: string;
+            provider_url: string;
+            thumbnail_url?: string | null;
+            title: string;
+            type: string;
+            url?: string | null;
+            version: string;
+            width: number;
+        };
         /** Readiness */
         Readiness: {
             database: string;
             status: string;
             storage: string;
+        };
+        /** ShareXConfig */
+        ShareXConfig: {
+            Body: string;
+            DestinationType: string;
+            ErrorMessage: string;
+            FileFormName: string;
+            Headers?: {
+                [key: string]: string;
+            } | null;
+            Name: string;
+            RequestMethod: string;
+            RequestURL: string;
+            ThumbnailURL: string;
+            URL: string;
+            Version: string;
         };
         /** TagSuggestion */
         TagSuggestion: {
@@ -492,19 +670,31 @@ export interface components {
         TagsUpdate: {
             tags: string[];
         };
+        /** UploadRateLimit */
+        UploadRateLimit: {
+            requests: number;
+            seconds: number;
+        };
         /** UploadedImage */
         UploadedImage: {
             /** Format: date-time */
             created_at: string;
             duplicate: boolean;
+            duration_ms: number | null;
             file_url: string;
             filename: string;
+            frame_count: number | null;
+            has_audio: boolean;
             hash: string;
             height: number;
             /** Format: uuid */
             id: string;
+            /** @enum {string} */
+            kind: "still" | "animated" | "video";
             last_used_at: string | null;
             mime_type: string;
+            placeholder: string | null;
+            preview_url: string | null;
             size_bytes: number;
             storage_key: string;
             tags: string[];
@@ -610,7 +800,7 @@ export interface operations {
                 "multipart/form-data": {
                     /** Format: binary */
                     file: string;
-                    /** @description Comma-separated tags */
+                    /** @description Comma-separated tags, at most 50; each is lowercased, inner whitespace becomes `-`, and must then be 1-64 letters, digits or `-_:.` */
                     tags?: string;
                 };
             };
@@ -636,6 +826,15 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -670,8 +869,117 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesByHashSha256GetImageByHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description SHA-256, 64 hex digits */
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesByHashSha256HeadImageByHash: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description SHA-256, 64 hex digits */
+                sha256: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -778,6 +1086,15 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -980,6 +1297,186 @@ export interface operations {
             };
         };
     };
+    ApiV1ImagesImageIdPreviewGetImagePreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description A byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdPreviewHeadImagePreview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The bytes */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description A byte range */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/*": string;
+                };
+            };
+            /** @description Not modified */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1ImagesImageIdTagsReplaceTags: {
         parameters: {
             query?: never;
@@ -1007,6 +1504,15 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1668,6 +2174,76 @@ export interface operations {
             };
         };
     };
+    ApiV1LimitsLimits: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Limits"];
+                };
+            };
+        };
+    };
+    ApiV1OembedOembed: {
+        parameters: {
+            query: {
+                /** @description A /i/{id} or /images/{id} URL of this service */
+                url: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OEmbed"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1ReadyReady: {
         parameters: {
             query?: never;
@@ -1693,6 +2269,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NotReady"];
+                };
+            };
+        };
+    };
+    ApiV1SharexSxcuSharexConfig: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShareXConfig"];
                 };
             };
         };
@@ -2148,6 +2744,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A write token is required (only when API_TOKENS is set) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             413: {
                 headers: {
@@ -2175,6 +2780,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Too many requests from this client; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             500: {
                 headers: {
@@ -2191,6 +2805,55 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    HealthzHealthz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    ReadyzReadyz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"] | components["schemas"]["NotReady"];
+                };
+            };
+            /** @description A dependency is down */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotReady"];
                 };
             };
         };

@@ -24,6 +24,14 @@ function titleOf(route: Route): string {
   }
 }
 
+/** Screenshots arrive from the clipboard as "image.png": give them a name that says when they were pasted. */
+function pastedName(file: File): File {
+  const generic = /^image\.(\w+)$/.exec(file.name);
+  if (!generic) return file;
+  const stamp = new Date().toISOString().slice(0, 19).replace("T", "-").replaceAll(":", "");
+  return new File([file], `pasted-${stamp}.${generic[1]}`, { type: file.type, lastModified: file.lastModified });
+}
+
 function isTyping(target: EventTarget | null): boolean {
   return (
     target instanceof HTMLElement &&
@@ -67,6 +75,19 @@ export function App() {
       window.removeEventListener("dragover", onDragOver);
       window.removeEventListener("drop", onDrop);
     };
+  }, []);
+
+  // Ctrl+V with images (or several files) on the clipboard uploads them, from any view. Text pastes are left alone.
+  useEffect(() => {
+    const onPaste = (event: ClipboardEvent) => {
+      const files = [...(event.clipboardData?.files ?? [])];
+      if (files.length === 0) return;
+      event.preventDefault();
+      navigate("/upload");
+      handOverFiles(files.map(pastedName));
+    };
+    document.addEventListener("paste", onPaste);
+    return () => document.removeEventListener("paste", onPaste);
   }, []);
 
   useEffect(() => {

@@ -4,7 +4,8 @@ import { currentToken, withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
-import { absoluteUrl, isSameOrigin, thumbnailSrc } from "../urls";
+import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../media";
+import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
@@ -83,6 +84,28 @@ export function Detail({ id }: { id: string }) {
 
 function ImageView({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
   const ratio = image.width / Math.max(image.height, 1);
+  const placeholder = placeholderUrl(image);
+  const [status, setStatus] = useState<string | null>(null);
+
+  // `c` copies (the image for stills, the link for motion) unless the user is typing.
+  useEffect(() => {
+    const onKey = (event: KeyboardEvent) => {
+      if (event.key !== "c" || event.ctrlKey || event.metaKey || event.altKey) return;
+      const target = event.target;
+      if (target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select")))
+        return;
+      event.preventDefault();
+      copyImage(image).then(
+        (text) => {
+          noteUse(image.id);
+          setStatus(text);
+        },
+        (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
+      );
+    };
+    document.addEventListener("keydown", onKey);
+    return () => document.removeEventListener("keydown", onKey);
+  }, [image]);
   return (
     <article class="detail">
       <div class="stage">
@@ -93,21 +116,40 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
             width: `min(100%, ${image.width}px, calc(var(--stage-height) * ${ratio}))`,
           }}
         >
+          {placeholder && <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />}
           <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
-          <img
-            class="full"
-            src={image.file_url}
-            width={image.width}
-            height={image.height}
-            alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
-          />
+          {image.kind === "video" ? (
+            // Muted so browsers allow autoplay; the controls turn the sound on. No autoplay under reduced motion.
+            <video
+              class="full"
+              src={image.file_url}
+              poster={image.thumbnail_url ?? undefined}
+              width={image.width}
+              height={image.height}
+              autoPlay={!reducedMotion()}
+              muted
+              loop
+              playsInline
+              controls
+              preload="metadata"
+              aria-label={image.tags.length ? `Video tagged ${image.tags.join(", ")}` : image.filename}
+            />
+          ) : (
+            <img
+              class="full"
+              src={image.kind === "animated" && reducedMotion() ? thumbnailSrc(image) : image.file_url}
+              width={image.width}
+              height={image.height}
+              alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
+            />
+          )}
         </div>
       </div>
       <aside class="panel">
         <h1 class="filename" title={image.filename}>
           {image.filename}
         </h1>
-        <ShareLink image={image} />
+        <ShareLink image={image} status={status} setStatus={setStatus} />
         <TagEditor image={image} onChange={onChange} />
         <dl class="facts">
           <div>
@@ -122,8 +164,27 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           </div>
           <div>
             <dt>Type</dt>
-            <dd>{formatType(image.mime_type)}</dd>
+            <dd>
+              {formatType(image.mime_type)}
+              {image.kind === "animated" ? " (animated)" : ""}
+            </dd>
           </div>
+          {image.duration_ms !== null && (
+            <div>
+              <dt>Duration</dt>
+              <dd class="duration">{formatDuration(image.duration_ms)}</dd>
+            </div>
+          )}
+          {image.kind === "video" && (
+            <div>
+              <dt>Sound</dt>
+              <dd>
+                <span class={`sound-badge${image.has_audio ? " on" : ""}`}>
+                  {image.has_audio ? "Has sound" : "No sound"}
+                </span>
+              </dd>
+            </div>
+          )}
           <div>
             <dt>Uploaded</dt>
             <dd>
@@ -211,44 +272,104 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
   );
 }
 
-/** "Copy link" copies `file_url` made absolute: the CDN URL as it is, or the proxy path on this page's origin. */
-function ShareLink({ image }: { image: Image }) {
-  const link = absoluteUrl(image.file_url);
-  const [copied, setCopied] = useState<string | null>(null);
-  const linkField = useRef<HTMLInputElement>(null);
+/**
+ * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
+ * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page. "Copy
+ * image" puts a still's bytes on the clipboard as PNG (motion would be lost, so animations and videos copy their
+ * link and say why).
+ */
+function ShareLink({
+  image,
+  status,
+  setStatus,
+}: {
+  image: Image;
+  status: string | null;
+  setStatus: (text: string) => void;
+}) {
+  // A copy that reached the clipboard is a use of the image (what `sort:popular` counts).
+  const copied = (how: "clipboard" | string, done: string) => {
+    if (how === "clipboard") noteUse(image.id);
+    setStatus(how === "clipboard" ? done : how);
+  };
+  return (
+    <section class="share" aria-label="Share">
+      <CopyRow
+        id="share-link"
+        label="Link"
+        button="Copy link"
+        value={absoluteUrl(image.file_url)}
+        onCopied={(how) => copied(how, "Link copied to the clipboard")}
+      />
+      <CopyRow
+        id="share-page-link"
+        label="Page link (unfurls in chat)"
+        button="Copy page link"
+        value={sharePageUrl(image.id)}
+        onCopied={(how) => copied(how, "Page link copied to the clipboard")}
+      />
+      <div class="copy-row">
+        <button
+          type="button"
+          class="button"
+          onClick={() =>
+            void copyImage(image).then(
+              (text) => copied("clipboard", text),
+              (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
+            )
+          }
+          title={image.kind === "still" ? "Copy the picture itself (PNG)" : "Motion is lost on the clipboard: copies the link"}
+        >
+          Copy image
+        </button>
+        <kbd class="hint" aria-hidden="true">
+          c
+        </kbd>
+      </div>
+      <p class="copy-status" role="status">
+        {status}
+      </p>
+    </section>
+  );
+}
+
+function CopyRow(props: {
+  id: string;
+  label: string;
+  button: string;
+  value: string;
+  onCopied: (how: "clipboard" | string) => void;
+}) {
+  const field = useRef<HTMLInputElement>(null);
 
   async function copy(): Promise<void> {
     try {
-      await navigator.clipboard.writeText(link);
-      noteUse(image.id);
-      setCopied("Link copied to the clipboard");
+      await navigator.clipboard.writeText(props.value);
+      props.onCopied("clipboard");
     } catch {
       // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
-      linkField.current?.focus();
-      linkField.current?.select();
-      setCopied("Press Ctrl+C to copy the selected link");
+      field.current?.focus();
+      field.current?.select();
+      props.onCopied("Press Ctrl+C to copy the selected link");
     }
   }
 
   return (
-    <section class="share" aria-label="Share">
-      <label class="label" for="share-link">
-        Link
+    <>
+      <label class="label" for={props.id}>
+        {props.label}
       </label>
       <div class="copy-row">
-        <input id="share-link" ref={linkField} class="link-field" type="text" readOnly value={link} />
+        <input id={props.id} ref={field} class="link-field" type="text" readOnly value={props.value} />
         <button type="button" class="button primary" onClick={copy}>
           <svg viewBox="0 0 20 20" aria-hidden="true">
             <rect x="7" y="7" width="10" height="10" rx="2" />
             <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
           </svg>
-          Copy link
+          {props.button}
         </button>
       </div>
-      <p class="copy-status" role="status">
-        {copied}
-      </p>
-    </section>
+    </>
   );
 }
 

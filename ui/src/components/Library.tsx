@@ -4,6 +4,7 @@ import { listImages, messageOf, type Image } from "../api/client";
 import { plural } from "../format";
 import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
+import { copyImage, formatDuration, placeholderUrl, usePreviewPlaying } from "../media";
 import { thumbnailSrc } from "../urls";
 import { Notice } from "./Notice";
 
@@ -28,6 +29,7 @@ function initialState(tags: readonly string[], q: string): State {
 export function Library({ tags, q, focusId }: { tags: string[]; q: string; focusId: string | null }) {
   const [state, setState] = useState<State>(() => initialState(tags, q));
   const [notice] = useState(takeNotice);
+  const [copied, setCopied] = useState<string | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
   const key = `${tags.join("\n")}\n${q}`;
@@ -149,11 +151,18 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   } else {
     body = (
       <>
-        <ul class="grid" aria-label={searching ? "Matching images" : "Images, newest first"}>
+        <ul
+          class="grid"
+          aria-label={searching ? "Matching images" : "Images, newest first"}
+          onKeyDown={(event) => onGridKey(event, state.items, setCopied)}
+        >
           {state.items.map((image) => (
             <Tile key={image.id} image={image} />
           ))}
         </ul>
+        <p class="copy-status visually-hidden-status" role="status">
+          {copied}
+        </p>
         <div ref={sentinel} class="sentinel" />
         <div class="grid-footer" aria-live="polite">
           {state.loading && (
@@ -214,17 +223,38 @@ function layoutRatio(image: Image): number {
 function Tile({ image }: { image: Image }) {
   const ratio = layoutRatio(image);
   const label = image.tags.length ? `${image.filename} — ${image.tags.join(", ")}` : image.filename;
+  const link = useRef<HTMLAnchorElement>(null);
+  const playing = usePreviewPlaying(link, image.preview_url !== null);
+  const placeholder = placeholderUrl(image);
+  const [loaded, setLoaded] = useState(false);
   return (
     <li class="tile" style={{ "--ratio": ratio }}>
-      <a href={detailHref(image.id)} data-id={image.id} aria-label={label}>
+      <a
+        ref={link}
+        href={detailHref(image.id)}
+        data-id={image.id}
+        data-kind={image.kind}
+        aria-label={label}
+        class={loaded ? "loaded" : undefined}
+        style={placeholder ? { backgroundImage: `url("${placeholder}")` } : undefined}
+      >
         <img
+          class="thumb"
           src={thumbnailSrc(image)}
           width={image.width}
           height={image.height}
           alt=""
           loading="lazy"
           decoding="async"
+          onLoad={() => setLoaded(true)}
         />
+        {playing && image.preview_url && <img class="preview" src={image.preview_url} alt="" decoding="async" />}
+        {image.kind !== "still" && (
+          <span class="tile-kind" aria-hidden="true">
+            {image.kind === "video" ? "▶" : "GIF"}
+            {image.duration_ms !== null && image.kind === "video" ? ` ${formatDuration(image.duration_ms)}` : ""}
+          </span>
+        )}
         {image.tags.length > 0 && (
           <span class="tile-tags" aria-hidden="true">
             {image.tags.slice(0, 4).join(" · ")}
@@ -233,4 +263,44 @@ function Tile({ image }: { image: Image }) {
       </a>
     </li>
   );
+}
+
+/** Arrow keys move between tiles (up/down to the nearest tile in the next row), `c` copies the focused one. */
+function onGridKey(event: KeyboardEvent, items: Image[], announce: (text: string) => void): void {
+  if (event.ctrlKey || event.metaKey || event.altKey) return;
+  const current = (event.target as HTMLElement).closest<HTMLAnchorElement>("a[data-id]");
+  if (!current) return;
+  const tiles = [...document.querySelectorAll<HTMLAnchorElement>(".grid a[data-id]")];
+  const index = tiles.indexOf(current);
+  if (event.key === "c") {
+    const image = items.find((item) => item.id === current.dataset.id);
+    if (!image) return;
+    event.preventDefault();
+    copyImage(image).then(announce, (err: unknown) => announce(`Could not copy: ${String(err)}`));
+    return;
+  }
+  let next: HTMLAnchorElement | undefined;
+  if (event.key === "ArrowRight") next = tiles[index + 1];
+  else if (event.key === "ArrowLeft") next = tiles[index - 1];
+  else if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    const from = current.getBoundingClientRect();
+    const down = event.key === "ArrowDown";
+    const centre = from.left + from.width / 2;
+    let best = Infinity;
+    for (const tile of tiles) {
+      const box = tile.getBoundingClientRect();
+      const rowGap = down ? box.top - from.bottom : from.top - box.bottom;
+      if (rowGap < -1) continue;
+      const score = rowGap * 10 + Math.abs(box.left + box.width / 2 - centre);
+      if (score < best) {
+        best = score;
+        next = tile;
+      }
+    }
+  } else return;
+  if (next) {
+    event.preventDefault();
+    next.focus();
+    next.scrollIntoView({ block: "nearest" });
+  }
 }

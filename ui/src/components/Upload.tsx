@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { uploadImage, messageOf, ApiError, type UploadedImage } from "../api/client";
-import { withWriteToken } from "../auth";
+import { getShareXConfig, uploadImage, messageOf, ApiError, type UploadedImage } from "../api/client";
+import { currentToken, withWriteToken } from "../auth";
 import { formatBytes, plural } from "../format";
 import { detailHref } from "../router";
 import { forgetLibraries, receiveFiles, rememberImage } from "../store";
@@ -8,7 +8,7 @@ import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
 import { thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 
-const ACCEPT = "image/jpeg,image/png,image/gif,image/webp";
+const ACCEPT = "image/jpeg,image/png,image/apng,image/gif,image/webp,image/avif,video/mp4,video/webm";
 const PARALLEL = 3;
 
 type Status = "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
@@ -156,7 +156,7 @@ export function Upload() {
             <path d="M9 29v6a4 4 0 0 0 4 4h22a4 4 0 0 0 4-4v-6" />
           </svg>
           <p class="dropzone-title">{dragging ? "Drop to upload" : "Drop images here"}</p>
-          <p class="muted">JPEG, PNG, GIF or WebP · several at once</p>
+          <p class="muted">JPEG, PNG, GIF, WebP, AVIF, MP4 or WebM · several at once</p>
           <button type="button" class="button primary" disabled={!!tagError} onClick={() => picker.current?.click()}>
             Choose files…
           </button>
@@ -179,6 +179,8 @@ export function Upload() {
             {refused}
           </p>
         )}
+        <p class="muted paste-hint">Tip: paste images with Ctrl+V anywhere in reactbin to upload them.</p>
+        <ShareXSetup />
       </div>
 
       {items.length > 0 && (
@@ -201,6 +203,49 @@ export function Upload() {
             ))}
           </ul>
         </section>
+      )}
+    </div>
+  );
+}
+
+/** A ShareX custom-uploader config from the server, with the write token this browser holds filled in. */
+function ShareXSetup() {
+  const [status, setStatus] = useState<string | null>(null);
+
+  async function download(): Promise<void> {
+    setStatus(null);
+    try {
+      const config = await getShareXConfig();
+      const token = currentToken();
+      if (config.Headers && token) config.Headers = { ...config.Headers, Authorization: `Bearer ${token}` };
+      const blob = new Blob([JSON.stringify(config, null, 2)], { type: "application/json" });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = "reactbin.sxcu";
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+      setStatus(
+        config.Headers && !token
+          ? "Downloaded. This server needs a write token: put yours into the Authorization header in ShareX."
+          : "Downloaded. Open it to add reactbin to ShareX's custom uploaders.",
+      );
+    } catch (err) {
+      setStatus(`Could not get the ShareX config: ${messageOf(err)}`);
+    }
+  }
+
+  return (
+    <div class="sharex">
+      <p class="muted">
+        Upload screenshots straight from ShareX:{" "}
+        <button type="button" class="button" onClick={() => void download()}>
+          Download ShareX config
+        </button>
+      </p>
+      {status && (
+        <p class="muted" role="status">
+          {status}
+        </p>
       )}
     </div>
   );

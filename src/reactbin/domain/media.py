@@ -1,0 +1,142 @@
+"""Media indexing of stored images: probe what was never probed, make missing placeholders and previews.
+
+Runs as the `media` queue job (queued by an upload of an animation or video, and by `reactbin reindex --media`)
+and inline from `reactbin fsck --repair`. Idempotent and safe with several workers: every write of a derived
+object and its row happens under the image's content-hash lock, and objects are content-addressed, so two runs
+for one image write the same bytes to the same key. A derivation that fails leaves its field null and never
+touches the original.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from pathlib import Path
+
+import asyncpg
+import msgspec
+
+from reactbin.db import images as db
+from reactbin.db import queue
+from reactbin.domain.resources import Resources
+from reactbin.errors import ReactbinError
+from reactbin.media.analyse import analyse_media, safe_placeholder
+from reactbin.media.preview import make_preview
+from reactbin.storage import download, keys
+
+log = logging.getLogger(__name__)
+
+
+class MediaOutcome(msgspec.Struct, kw_only=True):
+    """What one run did; `failed` names the step that failed (`probe`, `placeholder`, `preview`) with its code."""
+
+    probed: bool = False
+    placeholder: bool = False
+    preview: bool = False
+    failed: list[str] = msgspec.field(default_factory=list)
+
+
+def media_payload(image_id: uuid.UUID, *, reprobe: bool = False) -> bytes:
+    return image_id.bytes + (b"!" if reprobe else b"")
+
+
+def parse_media_payload(payload: bytes) -> tuple[uuid.UUID, bool]:
+    """Raises ValueError for a payload that names no image."""
+    return uuid.UUID(bytes=payload[:16]), payload[16:] == b"!"
+
+
+async def enqueue_media(conn: asyncpg.Connection, image_id: uuid.UUID, *, reprobe: bool = False) -> None:
+    await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, media_payload(image_id, reprobe=reprobe))
+
+
+async def index_media(
+    res: Resources, image_id: uuid.UUID, *, reprobe: bool = False, rebuild_preview: bool = False
+) -> MediaOutcome:
+    """Bring one image's media facts, placeholder and preview up to date; a vanished image is a no-op.
+
+    `reprobe` probes again and remakes the preview even when nothing is missing; `rebuild_preview` remakes the
+    preview (fsck found its object gone).
+    """
+    outcome = MediaOutcome()
+    async with res.db() as conn:
+        row = await db.stored_image(conn, image_id)
+    if row is None or not (reprobe or rebuild_preview or row.needs_media):
+        return outcome
+    with tempfile.TemporaryDirectory(prefix="reactbin-media-") as tmp:
+        source = Path(tmp) / "original"
+        await download(res.storage, row.storage_key, source)
+        kind = row.kind
+        placeholder = row.placeholder
+        if reprobe or not row.media_indexed:
+            kind, made = await _probe(res, row, source, outcome)
+            placeholder = placeholder or made
+        elif placeholder is None and row.thumbnail_key is not None:
+            thumbnail = await res.storage.read_bytes(row.thumbnail_key)
+            placeholder = await res.run_cpu(safe_placeholder, thumbnail)
+            if placeholder is None:
+                outcome.failed.append("placeholder")
+        if placeholder is not None and row.placeholder is None:
+            async with res.tx() as conn:
+                await db.set_placeholder(conn, row.id, placeholder)
+            outcome.placeholder = True
+        if kind != "still" and (reprobe or rebuild_preview or row.preview_key is None):
+            await _make_preview(res, row, source, outcome)
+    return outcome
+
+
+async def _probe(
+    res: Resources, row: db.StoredImage, source: Path, outcome: MediaOutcome
+) -> tuple[db.Kind, str | None]:
+    settings = res.settings
+    try:
+        analysis = await res.run_cpu(analyse_media, source, settings.max_image_pixels, settings.max_video_seconds)
+    except ReactbinError as exc:
+        # Stored before today's checks and refused by them: keep it as a still rather than retry forever.
+        log.warning("image %s could not be probed (%s); kept as a still", row.id, exc.code)
+        outcome.failed.append(f"probe {exc.code}")
+        async with res.tx() as conn:
+            await db.set_media_indexed(conn, row.id)
+        return row.kind, None
+    info = analysis.info
+    facts = db.MediaFacts(
+        kind=info.kind,
+        width=info.width,
+        height=info.height,
+        duration_ms=info.duration_ms,
+        frame_count=info.frame_count,
+        has_audio=info.has_audio,
+    )
+    async with res.tx() as conn:
+        await db.set_media(conn, row.id, facts)
+    outcome.probed = True
+    return info.kind, analysis.placeholder
+
+
+async def _make_preview(res: Resources, row: db.StoredImage, source: Path, outcome: MediaOutcome) -> None:
+    try:
+        preview = await res.run_cpu(make_preview, source, row.mime_type)
+    except ReactbinError as exc:
+        log.warning("no preview for image %s (%s)", row.id, exc.code)
+        outcome.failed.append(f"preview {exc.code}")
+        return
+    key = keys.preview_key(row.hash)
+    async with res.tx() as conn:
+        # Under the hash lock: a delete of this content (or fsck) waits, so the object never outlives its row.
+        await db.lock_hash(conn, row.hash)
+        if await db.stored_image(conn, row.id) is None:
+            return
+        await res.storage.put_bytes(key, preview.data, "image/webp")
+        await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data))
+    outcome.preview = True
+
+
+async def queue_reindex(res: Resources, *, everything: bool) -> int:
+    """Queue a media job for every image that lacks something (or for every image); return how many."""
+    async with res.db() as conn:
+        ids = await db.images_needing_media(conn, everything=everything)
+    for start in range(0, len(ids), 500):
+        async with res.tx() as conn:
+            for image_id in ids[start : start + 500]:
+                await enqueue_media(conn, image_id, reprobe=everything)
+    return len(ids)
