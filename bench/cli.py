@@ -43,7 +43,7 @@ from bench.stack import BenchError, Stack, run_client
 from bench.transfer import TransferBench, run_import_section, run_share_section
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http", "import", "share")
+SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search")
 _TRANSFER_SECTIONS = ("import", "share")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -62,6 +62,8 @@ class Plan:
     wrk_cpus: str | None = None
     wrk_rounds: int = 2
     seed_images: int = 100_000
+    search_images: int = 1_000_000
+    search_connections: int = 16
     import_files: int = 2000
     import_jobs: tuple[int, ...] = (1, 2, 4)
 
@@ -73,6 +75,7 @@ class Plan:
             throughput_reps=3,
             wrk_seconds=2,
             seed_images=20_000,
+            search_images=50_000,
             import_files=200,
             import_jobs=(1, 4),
         )
@@ -420,6 +423,98 @@ def run_http(report: Report, loop: Loopback, plan: Plan) -> None:
     report.add(section, f"GET /images?tag={COMMON_TAG}&limit=50 at {low} connections (not saturated)", line(light))
 
 
+# ------------------------------------------------------------------------------------------------ search
+
+
+SEARCH_CASES = (
+    ("one word", "happy"),
+    ("one common word (in ~6% of captions)", "that"),
+    ("a phrase", '"think also"'),
+    ("caption typed with spaces (OCR dropped them)", "this is fine"),
+    ("a tag prefix", "smu*"),
+    ("a negation", "happy -reaction"),
+    ("tag and text", "tag:cat people"),
+    ("sort:popular with a word", "happy sort:popular"),
+    ("sort:random, no words", "sort:random"),
+)
+
+
+def run_search(report: Report, loop: Loopback, plan: Plan) -> None:
+    """`GET /images?q=` on a million seeded images: p99 at 16 connections per query shape, and EXPLAIN of each."""
+    from urllib.parse import quote
+
+    from bench.search import caption_matches, explain, seed_search
+
+    section = "search"
+    ensure_wrk()
+    if loop.stack.server is None:
+        loop.stack.start_server()
+    server = loop.stack.api()
+    dsn = loop.stack.database_url
+    started = time.monotonic()
+    counts = seed_search(dsn, plan.search_images)
+    report.note(
+        f"Search: seeded {counts['images']:,} images ({counts['captioned']:,} with a caption, {counts['tag_rows']:,} "
+        f"tag rows, {counts['distinct_tags']:,} distinct tags, images table with indexes {counts['table_mb']:,} MB) "
+        f"by SQL in {time.monotonic() - started:.0f} s."
+    )
+    matches = caption_matches(dsn, ["happy", "that", "thinkalso", "thisisfine", "people"])
+    report.note("Captions containing: " + ", ".join(f"{w} {n:,}" for w, n in matches.items()) + ".")
+    connections = plan.search_connections
+    rounds = plan.wrk_rounds
+    seconds = max(1, plan.wrk_seconds // rounds)
+    shape = f"wrk -t{plan.wrk_threads} -c{connections}, {rounds}x{seconds} s"
+
+    def line(result: WrkResult) -> str:
+        lat = result.latency_ms
+        text = f"{result.requests_per_second:,.0f} req/s, p50 {lat['50']:.2f} ms, p99 {lat['99']:.2f} ms"
+        return text + (f"; {result.errors}" if result.errors else "")
+
+    # Baselines on the same (possibly shared) machine at the same moment: what the HTTP stack and a plain list cost.
+    for label, path in (
+        ("hello-world: GET /api/v1/health", "/api/v1/health"),
+        ("plain list", "/api/v1/images?limit=50"),
+    ):
+        runs = [
+            run_wrk(server.base_url + path, seconds=seconds, threads=plan.wrk_threads, connections=connections)
+            for _ in range(rounds)
+        ]
+        report.add(section, f"{label} ({shape})", line(combine_wrk(runs)))
+    for label, q in SEARCH_CASES:
+        path = f"/api/v1/images?q={quote(q)}&limit=50"
+        status, body = server.request("GET", path)
+        if status != 200:
+            raise BenchError(f"GET {path} answered {status}: {body[:300]!r}")
+        found = body.count(b'"file_url"')
+        runs = [
+            run_wrk(server.base_url + path, seconds=seconds, threads=plan.wrk_threads, connections=connections)
+            for _ in range(rounds)
+        ]
+        result = combine_wrk(runs)
+        indexes, indexed, ms = explain(dsn, q)
+        report.add(
+            section,
+            f"q={q} ({label}; {found} results on the first page; {shape})",
+            line(result),
+            "p99 < 50 ms",
+            result.latency_ms["99"] < 50 and not result.errors,
+        )
+        report.add(
+            section,
+            f"EXPLAIN ANALYZE q={q}",
+            f"{ms:.1f} ms; indexes: {indexes}" + ("" if indexed else "; SEQUENTIAL SCAN of images"),
+            "no sequential scan of images",
+            indexed,
+        )
+    # Autocomplete with a typo: edit distance over the distinct tags (not over tag uses).
+    path = "/api/v1/tags?q=hapy&limit=8"
+    runs = [
+        run_wrk(server.base_url + path, seconds=seconds, threads=plan.wrk_threads, connections=connections)
+        for _ in range(rounds)
+    ]
+    report.add(section, f"GET {path} (typo-tolerant autocomplete; {shape})", line(combine_wrk(runs)))
+
+
 # ------------------------------------------------------------------------------------------------ driver
 
 
@@ -556,8 +651,8 @@ def main(argv: list[str] | None = None) -> None:
             except BenchError as exc:
                 report.add("loopback", "error", f"the stack did not start: {exc}"[:400], "runs", False)
                 loop_sections = []
-            runners = {"memory": run_memory, "throughput": run_throughput, "http": run_http}
-            for name in ("memory", "throughput", "http"):  # memory first: it must see the first large upload
+            runners = {"memory": run_memory, "throughput": run_throughput, "http": run_http, "search": run_search}
+            for name in ("memory", "throughput", "http", "search"):  # memory first: it must see the first large upload
                 if name in loop_sections:
                     run = functools.partial(runners[name], report, loop, plan)
                     _section(report, name, run, postgres, args.wait_idle)
@@ -586,6 +681,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.update_docs:
         command = "python -m bench" + (" " + shlex.join(argv if argv is not None else sys.argv[1:]))
         # The sharing sections keep their own block, so running them alone leaves the other results in place.
+        # So does the search section (a million seeded images).
         block = "transfer" if set(sections) <= set(_TRANSFER_SECTIONS) else "results"
+        block = "search" if sections == ["search"] else block
         update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

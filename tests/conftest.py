@@ -154,7 +154,10 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test database, whose image, job and queue tables start empty."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute("TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows CASCADE")
+        await conn.execute(
+            "TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows, tag_aliases, tag_implications"
+            " CASCADE"
+        )
         yield conn
     finally:
         await conn.close()

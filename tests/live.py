@@ -80,7 +80,7 @@ class Server:
         """An empty library (the database is shared with the rest of the suite)."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            await conn.execute("TRUNCATE images CASCADE")
+            await conn.execute("TRUNCATE images, tag_aliases, tag_implications CASCADE")
         finally:
             await conn.close()
 

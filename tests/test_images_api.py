@@ -188,7 +188,9 @@ async def test_tag_autocomplete_counts(client: AsyncTestClient[Any]) -> None:
     response = await client.get("/api/v1/tags", params={"prefix": "CA"})
 
     assert response.status_code == 200
-    assert response.json() == {"items": [{"name": "cat", "count": 2}, {"name": "car", "count": 1}]}
+    assert response.json() == {
+        "items": [{"name": "cat", "count": 2, "tag": "cat"}, {"name": "car", "count": 1, "tag": "car"}]
+    }
     everything = (await client.get("/api/v1/tags")).json()["items"]
     assert [item["name"] for item in everything] == ["cat", "car", "dog"]
     assert (await client.get("/api/v1/tags", params={"prefix": "_"})).json() == {"items": []}

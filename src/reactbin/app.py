@@ -22,14 +22,14 @@ from litestar.openapi.spec import Schema
 from reactbin import metrics as measured
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
-from reactbin.errors import ClientGone, ReactbinError
+from reactbin.errors import ClientGone, RateLimited, ReactbinError
 from reactbin.media.ocr import CaptionReader
-from reactbin.routes import files, forms, health, images, jobs, metrics, share, tags
+from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
 from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
-from reactbin.settings import Settings
+from reactbin.settings import RateLimit, Settings
 from reactbin.worker import periodic_maintenance, running_worker
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,8 @@ def _error(detail: str, code: str, status: int, headers: dict[str, str] | None =
 def _domain_error(request: Request[Any, Any, Any], exc: ReactbinError) -> Response[Any]:
     if isinstance(exc, ClientGone):
         log.info("client left during %s %s", request.method, request.url.path)
-    return _error(exc.detail, exc.code, exc.status_code)
+    headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    return _error(exc.detail, exc.code, exc.status_code, headers=headers)
 
 
 def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -92,7 +93,8 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         async with contextlib.AsyncExitStack() as stack:
             resources = await stack.enter_async_context(open_resources(settings))
             app.state.resources = resources
-            app.state.rate_limiter = _rate_limiter(settings, resources)
+            app.state.rate_limiter = _rate_limiter(settings.upload_rate_limit, settings, resources)
+            app.state.use_limiter = _rate_limiter(settings.use_rate_limit, settings, resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(
@@ -132,7 +134,14 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             jobs.get_job,
             jobs.get_job_thumbnail,
             jobs.job_thumbnail_file,
+            images.record_use,
             tags.suggest_tags,
+            tagrules.list_aliases,
+            tagrules.create_alias,
+            tagrules.delete_alias,
+            tagrules.list_implications,
+            tagrules.create_implication,
+            tagrules.delete_implication,
             health.health,
             health.ready,
         ],
@@ -232,8 +241,7 @@ def _close_request_schemas(app: Litestar) -> None:
             schema.additional_properties = False
 
 
-def _rate_limiter(settings: Settings, resources: Resources) -> RateLimiter | None:
-    rule = settings.upload_rate_limit
+def _rate_limiter(rule: RateLimit | None, settings: Settings, resources: Resources) -> RateLimiter | None:
     if rule is None:
         return None
     if settings.rate_limit_store == "postgres":

@@ -42,6 +42,34 @@ class InvalidCursor(ReactbinError):
     detail = "The cursor is malformed or was not issued by this service"
 
 
+class InvalidQuery(ReactbinError):
+    status_code = 400
+    code = "invalid_query"
+    detail = "The search query is malformed"
+
+
+class TagRuleConflict(ReactbinError):
+    status_code = 409
+    code = "tag_rule_conflict"
+    detail = "The tag rule conflicts with the existing ones"
+
+
+class TagRuleNotFound(ReactbinError):
+    status_code = 404
+    code = "tag_rule_not_found"
+    detail = "No such tag rule"
+
+
+class RateLimited(ReactbinError):
+    status_code = 429
+    code = "rate_limited"
+    detail = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class InvalidUrl(ReactbinError):
     status_code = 400
     code = "invalid_url"

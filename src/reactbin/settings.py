@@ -89,6 +89,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     job_poll_interval: float = 5.0
     api_tokens: tuple[str, ...] = ()
     upload_rate_limit: RateLimit | None = None
+    use_rate_limit: RateLimit | None = None
     rate_limit_store: Literal["memory", "postgres"] = "memory"
     shutdown_grace: float = 30.0
     run_ocr: bool = True
@@ -168,6 +169,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             job_poll_interval=reader.number("JOB_POLL_INTERVAL", 5.0, float, minimum=0.1),
             api_tokens=_tokens(reader.get("API_TOKENS", "")),
             upload_rate_limit=_rate_limit(reader.get("RATE_LIMIT_UPLOADS", "60/minute")),
+            use_rate_limit=_rate_limit(reader.get("RATE_LIMIT_USES", "120/minute"), "RATE_LIMIT_USES"),
             rate_limit_store=_rate_limit_store(reader.get("RATE_LIMIT_STORE", "memory")),
             shutdown_grace=reader.number("SHUTDOWN_GRACE_SECONDS", 30.0, float, minimum=0),
             access_log=reader.boolean("ACCESS_LOG", False),
@@ -233,12 +235,12 @@ _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 
-def _rate_limit(raw: str) -> RateLimit | None:
+def _rate_limit(raw: str, name: str = "RATE_LIMIT_UPLOADS") -> RateLimit | None:
     if raw.lower() in ("0", "off", "none", ""):
         return None
     count, _, period = raw.partition("/")
     if not count.strip().isdigit() or int(count) < 1 or period.strip().lower() not in _PERIODS:
-        raise ConfigError(f"RATE_LIMIT_UPLOADS must look like 60/minute (second, minute, hour, day) or 0, got {raw!r}")
+        raise ConfigError(f"{name} must look like 60/minute (second, minute, hour, day) or 0, got {raw!r}")
     return RateLimit(int(count), _PERIODS[period.strip().lower()])
 
 

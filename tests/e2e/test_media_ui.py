@@ -186,7 +186,7 @@ async def test_keyboard_flow(session: Session, app: Server) -> None:
     await expect(page.locator(".grid .tile a")).to_have_count(4)
 
     await page.keyboard.press("/")
-    await expect(page.locator("#tag-search")).to_be_focused()
+    await expect(page.get_by_role("combobox", name="Search")).to_be_focused()
     await page.locator(f'a[data-id="{newest_first[0]["id"]}"]').focus()
     await page.keyboard.press("ArrowRight")
     await expect(page.locator(f'a[data-id="{newest_first[1]["id"]}"]')).to_be_focused()

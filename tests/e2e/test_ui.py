@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from PIL import Image
 from playwright.async_api import Locator, Page, expect
 
@@ -99,7 +101,7 @@ async def test_upload_shows_progress_per_file(session: Session, app: Server, tmp
     await expect(page.locator(".queue-item.done")).to_have_count(1, timeout=20_000)
 
 
-async def test_search_by_tag_with_autocomplete_and_shareable_url(session: Session, app: Server) -> None:
+async def test_search_with_autocomplete_chips_and_shareable_url(session: Session, app: Server) -> None:
     cat = await app.upload("cat.png", make_image(10), "cat, happy")
     cat_sad = await app.upload("cat-sad.png", make_image(11), "cat, sad")
     await app.upload("dog.png", make_image(12), "dog, happy")
@@ -108,30 +110,42 @@ async def test_search_by_tag_with_autocomplete_and_shareable_url(session: Sessio
     assert await thumbnails_loaded(page, 3) == [320, 320, 320]
 
     await page.keyboard.press("/")
-    search = page.get_by_role("combobox", name="Search by tag")
+    search = page.get_by_role("combobox", name="Search")
     await expect(search).to_be_focused()
-    await page.keyboard.type("ca")
+    await page.keyboard.type("kat")  # a typo: the suggestion is the tag it meant
     options = page.get_by_role("listbox").get_by_role("option")
-    await expect(options).to_have_count(1)
-    await expect(options).to_have_text(re.compile(r"cat\s*2"))
+    await expect(options.first).to_have_text(re.compile(r"cat\s*2"))
     await page.keyboard.press("ArrowDown")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(f"{app.url}/?tag=cat")
+    await expect(page).to_have_url(f"{app.url}/?q=cat")
     await thumbnails_loaded(page, 2)
 
-    await page.keyboard.type("  HAPPY ")  # normalised like the API does
+    await search.press("End")
+    await page.keyboard.type("  HAPPY")
+    await page.keyboard.press("Escape")
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(f"{app.url}/?tag=cat&tag=happy")
+    await expect(page).to_have_url(f"{app.url}/?q=cat+HAPPY")
     await thumbnails_loaded(page, 1)
     await expect(page.locator(".grid a")).to_have_attribute("href", f"/images/{cat['id']}")
 
-    # The search survives a reload, and a chip removes its tag.
+    # The search survives a reload, and a chip removes its term.
     await page.reload()
-    await expect(page.get_by_role("list", name="Searching for").get_by_role("button")).to_have_text(["cat", "happy"])
+    await expect(page.get_by_role("list", name="Searching for").get_by_role("button")).to_have_text(["cat", "HAPPY"])
     await thumbnails_loaded(page, 1)
-    await page.get_by_role("button", name="Remove tag happy").click()
-    await expect(page).to_have_url(f"{app.url}/?tag=cat")
+    await page.get_by_role("button", name="Remove HAPPY").click()
+    await expect(page).to_have_url(f"{app.url}/?q=cat")
     await thumbnails_loaded(page, 2)
+
+    # The syntax help is one click away; an exclusion works from the box.
+    await page.get_by_role("button", name="Search syntax").click()
+    await expect(page.get_by_role("note")).to_contain_text("any tag starting with cat")
+    await search.fill("cat -sad")
+    await search.press("Enter")
+    await thumbnails_loaded(page, 1)
+
+    # A malformed query: the API's explanation, never a blank page.
+    await page.goto("/?q=%22unclosed")
+    await expect(page.get_by_role("alert")).to_contain_text("Unbalanced quotes")
 
     # Nothing matches: say so and offer a way out.
     await page.goto("/?tag=cat&tag=dog")
@@ -139,6 +153,76 @@ async def test_search_by_tag_with_autocomplete_and_shareable_url(session: Sessio
     await page.get_by_role("link", name="Show all images").click()
     await thumbnails_loaded(page, 3)
     assert cat_sad["tags"] == ["cat", "sad"]
+
+
+async def test_typing_a_caption_finds_an_untagged_image(session: Session, app: Server) -> None:
+    """The caption comes from OCR in production; here it is written with SQL, as the OCR job would."""
+    meme = await app.upload("meme.png", make_image(60, (500, 400), "WHY NOT BOTH"))
+    await app.upload("other.png", make_image(61))
+    conn = await asyncpg.connect(app.database_url)
+    try:
+        await conn.execute(
+            "UPDATE images SET text = 'WHYNOTBOTH', text_status = 'done', text_source = 'ocr' WHERE id = $1",
+            uuid.UUID(meme["id"]),
+        )
+    finally:
+        await conn.close()
+    page = session.page
+    await page.goto("/")
+    await thumbnails_loaded(page, 2)
+    search = page.get_by_role("combobox", name="Search")
+    await search.fill("Why not both?")
+    await search.press("Enter")
+    await expect(page).to_have_url(re.compile(r"/\?q=Why\+not\+both%3F$"))
+    await thumbnails_loaded(page, 1)
+    await expect(page.locator(".grid a")).to_have_attribute("href", f"/images/{meme['id']}")
+    await expect(page.get_by_role("list", name="Searching for").get_by_role("button")).to_have_text(
+        ["Why", "not", "both?"]
+    )
+
+
+async def test_uses_are_recorded_and_most_used_comes_first(session: Session, app: Server) -> None:
+    first = await app.upload("first.png", make_image(70))
+    second = await app.upload("second.png", make_image(71))
+    page = session.page
+    await page.goto(f"/images/{first['id']}")
+    await expect(page.get_by_role("heading", name="first.png")).to_be_visible()
+    for _ in range(20):  # the use is sent in the background
+        if (await app.get(f"/images/{first['id']}")).json()["use_count"] == 1:
+            break
+        await page.wait_for_timeout(100)
+    assert (await app.get(f"/images/{first['id']}")).json()["use_count"] == 1
+    await page.goto("/")
+    await page.get_by_role("link", name="Most used").click()
+    await expect(page).to_have_url(f"{app.url}/?q=sort%3Apopular")
+    await thumbnails_loaded(page, 2)
+    await expect(page.locator(".grid a").first).to_have_attribute("href", f"/images/{first['id']}")
+    assert second["use_count"] == 0
+
+
+async def test_tag_rules_screen(session: Session, app: Server) -> None:
+    image = await app.upload("kitty.png", make_image(80), "kitty")
+    page = session.page
+    await page.goto("/tag-rules")
+    await page.get_by_role("textbox", name="Alias").fill("Kitty")
+    await page.get_by_role("textbox", name="Means tag").fill("cat")
+    await page.get_by_role("button", name="Add alias").click()
+    await expect(page.get_by_role("list", name="Aliases")).to_contain_text("kitty")
+    assert (await app.get(f"/images/{image['id']}")).json()["tags"] == ["cat"]
+    await page.get_by_role("textbox", name="Tag", exact=True).fill("cat")
+    await page.get_by_role("textbox", name="Implies").fill("kitty")
+    await page.get_by_role("button", name="Add implication").click()
+    await expect(page.get_by_role("alert")).to_contain_text("cannot imply itself")
+    await page.get_by_role("textbox", name="Implies").fill("animal")
+    await page.get_by_role("button", name="Add implication").click()
+    await expect(page.get_by_role("list", name="Implications")).to_contain_text("animal")
+    await page.goto("/?q=tag:animal")
+    await thumbnails_loaded(page, 1)
+    await page.goto(f"/images/{image['id']}")
+    await expect(page.locator(".implied-tags")).to_have_text("Also found as: animal")
+    await page.goto("/tag-rules")
+    await page.get_by_role("button", name="Delete alias kitty").click()
+    await expect(page.get_by_role("list", name="Aliases").get_by_role("listitem")).to_have_count(0)
 
 
 async def test_detail_edit_tags_copy_link_and_delete(session: Session, app: Server) -> None:
@@ -219,7 +303,8 @@ async def test_keyboard_only_journey(session: Session, app: Server) -> None:
     await page.keyboard.press("Enter")
     await expect(page.locator("main")).to_be_focused()
     await page.keyboard.press("Tab")
-    await expect(page.locator(".grid a").first).to_be_focused()
+    await expect(page.get_by_role("link", name="Newest")).to_be_focused()  # the views, then the grid
+    await tab_to(page, page.locator(".grid a").first, limit=2)
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(f"{app.url}/images/{image['id']}")
     await expect(page.locator("main")).to_be_focused()

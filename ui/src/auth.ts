@@ -17,7 +17,7 @@ function readStored(): string | null {
   }
 }
 
-/** The write token this browser holds, if any (e.g. to fill into a ShareX config). */
+/** The write token this browser holds, if any (e.g. to fill into a ShareX config, or to record a use quietly). */
 export function currentToken(): string | null {
   return token;
 }

@@ -1,9 +1,11 @@
-// A tiny History API router: three views, tags in the query string, scroll restored on back/forward.
+// A tiny History API router: a few views, tags in the query string, scroll restored on back/forward.
 import { useEffect, useState } from "preact/hooks";
+import { queryTerms } from "./query";
 import { normaliseTag } from "./tags";
 
 export type Route =
-  | { view: "library"; tags: string[] }
+  | { view: "library"; tags: string[]; q: string }
+  | { view: "rules" }
   | { view: "detail"; id: string }
   | { view: "upload" }
   | { view: "missing" };
@@ -12,17 +14,22 @@ export function parseRoute(location: Pick<Location, "pathname" | "search">): Rou
   const path = location.pathname.replace(/\/+$/, "") || "/";
   if (path === "/") {
     // Normalised like the API does, so a hand-typed ?tag=Funny%20Cat shows the chip "funny-cat".
-    const tags = new URLSearchParams(location.search).getAll("tag").map(normaliseTag).filter(Boolean);
-    return { view: "library", tags: [...new Set(tags)] };
+    const params = new URLSearchParams(location.search);
+    const tags = params.getAll("tag").map(normaliseTag).filter(Boolean);
+    return { view: "library", tags: [...new Set(tags)], q: (params.get("q") ?? "").trim() };
   }
   if (path === "/upload") return { view: "upload" };
+  if (path === "/tag-rules") return { view: "rules" };
   const detail = /^\/images\/([^/]+)$/.exec(path);
   if (detail?.[1]) return { view: "detail", id: decodeURIComponent(detail[1]) };
   return { view: "missing" };
 }
 
-export function libraryHref(tags: readonly string[]): string {
+/** The library for a search: `?q=` holds the query language, `?tag=` the older exact-tag filter (both ANDed). */
+export function libraryHref(tags: readonly string[], q = ""): string {
   const search = new URLSearchParams();
+  const query = queryTerms(q).join(" "); // one space between terms; phrases keep theirs
+  if (query) search.set("q", query);
   for (const tag of tags) search.append("tag", tag);
   const text = search.toString();
   return text ? `/?${text}` : "/";

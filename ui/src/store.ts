@@ -13,17 +13,17 @@ const libraries = new Map<string, LibraryPage>();
 let notice: string | null = null;
 let droppedFiles: File[] = [];
 
-export function libraryKey(tags: readonly string[]): string {
-  return JSON.stringify(tags);
+export function libraryKey(tags: readonly string[], q = ""): string {
+  return JSON.stringify([tags, q]);
 }
 
-export function cachedLibrary(tags: readonly string[]): LibraryPage | undefined {
-  return libraries.get(libraryKey(tags));
+export function cachedLibrary(tags: readonly string[], q = ""): LibraryPage | undefined {
+  return libraries.get(libraryKey(tags, q));
 }
 
-export function storeLibrary(tags: readonly string[], page: LibraryPage): void {
+export function storeLibrary(tags: readonly string[], page: LibraryPage, q = ""): void {
   for (const image of page.items) images.set(image.id, image);
-  libraries.set(libraryKey(tags), page);
+  libraries.set(libraryKey(tags, q), page);
 }
 
 export function cachedImage(id: string): Image | undefined {
@@ -33,8 +33,9 @@ export function cachedImage(id: string): Image | undefined {
 export function rememberImage(image: Image): void {
   images.set(image.id, image);
   for (const [key, page] of libraries) {
-    const wanted = JSON.parse(key) as string[];
-    const matches = wanted.every((tag) => image.tags.includes(tag));
+    const [wanted, q] = JSON.parse(key) as [string[], string];
+    // Only the server can tell whether a query still matches; a tag filter is checked here.
+    const matches = q !== "" || wanted.every((tag) => image.tags.includes(tag));
     page.items = page.items.flatMap((item) => (item.id !== image.id ? [item] : matches ? [image] : []));
   }
 }

@@ -28,6 +28,8 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_size_bytes: int | None
     created_at: dt.datetime
     tags: list[str]
+    use_count: int = 0
+    last_used_at: dt.datetime | None = None
     kind: Kind = "still"
     duration_ms: int | None = None
     frame_count: int | None = None
@@ -75,6 +77,8 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
 class TagCount(msgspec.Struct, frozen=True):
     name: str
     count: int
+    tag: str | None = None
+    """For an alias: the tag it stands for (whose count `count` is)."""
 
 
 CHANGE_CHANNEL = "reactbin_image_changed"
@@ -91,7 +95,8 @@ _COLUMNS = """
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
     i.text, i.text_status,
-    ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags
+    ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags,
+    i.use_count, i.last_used_at
 """
 
 
@@ -274,18 +279,22 @@ async def list_images(
     return [_image(record) for record in await conn.fetch(sql, *params)]
 
 
+def like_escape(text: str) -> str:
+    """`text` with LIKE's wildcards and escape character made literal."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 async def tag_counts(conn: asyncpg.Connection, *, prefix: str, limit: int) -> list[TagCount]:
     """Tags starting with `prefix`, most used first."""
-    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     records = await conn.fetch(
         """
-        SELECT tag, count(*) AS n FROM image_tags WHERE tag LIKE $1 || '%'
-        GROUP BY tag ORDER BY n DESC, tag LIMIT $2
+        SELECT name, count FROM tags WHERE name LIKE $1 || '%' AND count > 0
+        ORDER BY count DESC, name LIMIT $2
         """,
-        escaped,
+        like_escape(prefix),
         limit,
     )
-    return [TagCount(record["tag"], record["n"]) for record in records]
+    return [TagCount(record["name"], record["count"]) for record in records]
 
 
 class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
@@ -391,3 +400,15 @@ async def set_thumbnail(
     )
     await notify_changed(conn, image_id)
     return status == "UPDATE 1"
+
+
+async def record_use(conn: asyncpg.Connection, image_id: uuid.UUID) -> tuple[int, dt.datetime] | None:
+    """Raise the use count in one statement (no read-modify-write); None when the image does not exist."""
+    record = await conn.fetchrow(
+        """
+        UPDATE images SET use_count = use_count + 1, last_used_at = clock_timestamp() WHERE id = $1
+        RETURNING use_count, last_used_at
+        """,
+        image_id,
+    )
+    return None if record is None else (record["use_count"], record["last_used_at"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 
@@ -10,6 +11,8 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
+from reactbin.db.search import similar_tags
+from reactbin.db.tagrules import canonical_tags
 from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
@@ -96,7 +99,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
                 placeholder=analysis.placeholder,
             ),
         )
-        await db.add_tags(conn, image_id, tags)
+        await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
         if also_known_as is not None:
             await db.remember_upload_hash(conn, also_known_as, image_id)
         if info.kind != "still" or analysis.placeholder is None:
@@ -133,6 +136,7 @@ async def _merge_duplicate(
 
 
 async def _add_tags(conn: asyncpg.Connection, image: db.ImageRow, tags: list[str]) -> db.ImageRow:
+    tags = await canonical_tags(conn, tags)
     new = [tag for tag in tags if tag not in image.tags]
     if not new:
         return image
@@ -168,6 +172,20 @@ async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: st
     return ImagePage(items=items, next_cursor=next_cursor)
 
 
+class ImageUse(msgspec.Struct, frozen=True):
+    use_count: int
+    last_used_at: dt.datetime
+
+
+async def record_use(res: Resources, image_id: uuid.UUID) -> ImageUse:
+    """Count one use (copy, download, open) of the image; atomic, so concurrent uses across replicas all count."""
+    async with res.db() as conn:
+        counted = await db.record_use(conn, image_id)
+    if counted is None:
+        raise ImageNotFound()
+    return ImageUse(*counted)
+
+
 async def get_image(res: Resources, image_id: uuid.UUID) -> db.ImageRow:
     async with res.db() as conn:
         image = await db.get_image(conn, image_id)
@@ -179,6 +197,7 @@ async def get_image(res: Resources, image_id: uuid.UUID) -> db.ImageRow:
 async def replace_tags(res: Resources, image_id: uuid.UUID, tags: list[object]) -> db.ImageRow:
     wanted = normalise_tags(tags)
     async with res.tx() as conn:
+        wanted = await canonical_tags(conn, wanted)
         if not await db.replace_tags(conn, image_id, wanted):
             raise ImageNotFound()
         image = await db.get_image(conn, image_id)
@@ -204,10 +223,15 @@ async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
         log.warning("could not delete the objects of image %s; they remain as orphans", image_id)
 
 
-async def suggest_tags(res: Resources, *, prefix: str, limit: int) -> list[db.TagCount]:
-    """Tags starting with `prefix`, most used first, for autocomplete."""
-    cleaned = "-".join(prefix.strip().lower().split())
+async def suggest_tags(res: Resources, *, prefix: str, limit: int, typed: str | None = None) -> list[db.TagCount]:
+    """Tags for autocomplete: starting with `prefix`, most used first; or, given `typed`, also close misspellings
+    (`kat` -> `cat`) and aliases, each with the tag it means."""
+    cleaned = "-".join((typed if typed is not None else prefix).strip().lower().split())
     if len(cleaned) > MAX_TAG_LENGTH or not all(ch.isalnum() or ch in "-_:." for ch in cleaned):
         return []  # no tag can start like that (and PostgreSQL text cannot hold NUL)
     async with res.db() as conn:
-        return await db.tag_counts(conn, prefix=cleaned, limit=limit)
+        if typed is None or not cleaned:
+            return await db.tag_counts(conn, prefix=cleaned, limit=limit)
+        # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
+        distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
+        return await similar_tags(conn, cleaned, max_distance=distance, limit=limit)

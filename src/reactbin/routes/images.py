@@ -15,17 +15,19 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
-from reactbin.domain import captions
+from reactbin.domain import captions, search
 from reactbin.domain import images as library
+from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
-from reactbin.errors import ImageNotFound, ReactbinError
+from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
 from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
     Image,
     ImageList,
     ImageUpdate,
+    ImageUse,
     TagsUpdate,
     UploadedImage,
     image_out,
@@ -92,15 +94,37 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
     return Response(body, status_code=200 if result.duplicate else 201)
 
 
-@get("/images", summary="List images, newest first", responses=errors(400, 422, 503))
+_QUERY_HELP = (
+    'Search query (at most 32 terms, 256 characters): `word` (tag, caption or filename), `"a phrase"`, '
+    "`tag:cat`, `cat*` (tags starting with cat), `-term` (exclude), `a|b` (either), `type:still|animated|video`, "
+    "`sort:new|old|popular|random`. Case, accents, punctuation and spaces between words are ignored. "
+    "A malformed query is a 400 `invalid_query`."
+)
+
+
+@get(
+    "/images",
+    summary="List or search images",
+    description="Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` "
+    "parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), "
+    "else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`.",
+    responses=errors(400, 422, 503),
+)
 async def list_images(
     res: NamedDependency[Resources],
     tag: Annotated[tuple[str, ...], QueryParameter(description="Only images with every one of these tags")] = (),
+    q: Annotated[str | None, QueryParameter(description=_QUERY_HELP)] = None,
+    seed: Annotated[
+        int | None, QueryParameter(ge=0, le=2**31 - 1, description="Order of `sort:random` (random when absent)")
+    ] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-    cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
 ) -> ImageList:
-    page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
-    return ImageList(items=[image_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
+    if q is None and seed is None:
+        page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
+        return ImageList(items=[image_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
+    found = await search.search_images(res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed)
+    return ImageList(items=[image_out(row, res.urls) for row in found.items], next_cursor=found.next_cursor)
 
 
 @patch(
@@ -128,6 +152,30 @@ async def update_image(res: NamedDependency[Resources], image_id: ImageId, data:
     else:
         row = await captions.set_text(res, target, data.text)
     return image_out(row, res.urls)
+
+
+@post(
+    "/images/{image_id:str}/uses",
+    summary="Record one use of an image",
+    description="The UI calls this when an image is copied, downloaded or opened; it raises `use_count` (what "
+    "`sort:popular` orders by) and `last_used_at`. Limited per client (`RATE_LIMIT_USES`).",
+    status_code=200,
+    responses=errors(401, 404, 429, 503),
+)
+async def record_use(request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId) -> ImageUse:
+    image = parse_image_id(image_id)
+    limiter: RateLimiter | None = getattr(request.app.state, "use_limiter", None)
+    if limiter is not None:
+        client = request.client.host if request.client else "unknown"
+        verdict = await limiter.hit(f"uses:{client}")
+        if not verdict.allowed:
+            raise RateLimited(
+                f"Too many uses recorded: at most {verdict.limit} every {verdict.window} s; "
+                f"try again in {verdict.reset_in} s",
+                retry_after=verdict.reset_in,
+            )
+    use = await library.record_use(res, image)
+    return ImageUse(use_count=use.use_count, last_used_at=use.last_used_at)
 
 
 @get("/images/{image_id:str}", summary="Get one image", responses=errors(404, 503))

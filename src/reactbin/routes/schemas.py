@@ -36,6 +36,8 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     thumbnail_url: str | None
     created_at: dt.datetime
     tags: list[str]
+    use_count: int
+    last_used_at: dt.datetime | None
     kind: Kind
     """`still`, `animated` (GIF, APNG, animated WebP) or `video` (MP4, WebM)."""
     duration_ms: int | None
@@ -79,8 +81,12 @@ class ImageUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class TagSuggestion(msgspec.Struct, frozen=True):
+    """`name` matched what was typed; `tag` is what it means (itself, or the tag an alias stands for) and `count`
+    that tag's number of images."""
+
     name: str
     count: int
+    tag: str
 
 
 class TagSuggestions(msgspec.Struct, frozen=True):
@@ -117,6 +123,8 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         thumbnail_url=urls.thumbnail_url(row.id, row.thumbnail_key),
         created_at=row.created_at,
         tags=row.tags,
+        use_count=row.use_count,
+        last_used_at=row.last_used_at,
         kind=row.kind,
         duration_ms=row.duration_ms,
         frame_count=row.frame_count,
@@ -133,7 +141,46 @@ def uploaded_out(row: ImageRow, urls: UrlResolver, *, duplicate: bool) -> Upload
 
 
 def tag_suggestions_out(counts: list[TagCount]) -> TagSuggestions:
-    return TagSuggestions(items=[TagSuggestion(name=c.name, count=c.count) for c in counts])
+    return TagSuggestions(items=[TagSuggestion(name=c.name, count=c.count, tag=c.tag or c.name) for c in counts])
+
+
+class ImageUse(msgspec.Struct, frozen=True):
+    use_count: int
+    last_used_at: dt.datetime
+
+
+class NewAlias(msgspec.Struct, frozen=True):
+    """`alias` will mean `tag`: existing uses of `alias` are rewritten to `tag`."""
+
+    alias: Annotated[str, msgspec.Meta(max_length=200)]
+    tag: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class Alias(msgspec.Struct, frozen=True):
+    alias: str
+    tag: str
+    created_at: dt.datetime
+
+
+class AliasList(msgspec.Struct, frozen=True):
+    items: list[Alias]
+
+
+class NewImplication(msgspec.Struct, frozen=True):
+    """Images tagged `tag` also count as `implies` when searching."""
+
+    tag: Annotated[str, msgspec.Meta(max_length=200)]
+    implies: Annotated[str, msgspec.Meta(max_length=200)]
+
+
+class Implication(msgspec.Struct, frozen=True):
+    tag: str
+    implies: str
+    created_at: dt.datetime
+
+
+class ImplicationList(msgspec.Struct, frozen=True):
+    items: list[Implication]
 
 
 class JobAccepted(msgspec.Struct, frozen=True):

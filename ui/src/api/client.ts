@@ -92,6 +92,49 @@ export function deleteImage(id: string, token: string | null): Promise<void> {
   return request("DELETE", `/images/${encodeURIComponent(id)}`, { headers: authorization(token) });
 }
 
+/** Count one use (copy, download, open) of an image; `sort:popular` orders by it. */
+export function recordUse(id: string, token: string | null): Promise<unknown> {
+  return request("POST", `/images/${encodeURIComponent(id)}/uses`, { headers: authorization(token), keepalive: true });
+}
+
+export type Alias = components["schemas"]["Alias"];
+export type Implication = components["schemas"]["Implication"];
+
+export async function listAliases(): Promise<Alias[]> {
+  return (await request<components["schemas"]["AliasList"]>("GET", "/tag-aliases")).items;
+}
+
+export async function listImplications(): Promise<Implication[]> {
+  return (await request<components["schemas"]["ImplicationList"]>("GET", "/tag-implications")).items;
+}
+
+function postJson<T>(path: string, body: unknown, token: string | null): Promise<T> {
+  return request("POST", path, {
+    body: JSON.stringify(body),
+    headers: { "content-type": "application/json", ...authorization(token) },
+  });
+}
+
+export function createAlias(body: components["schemas"]["NewAlias"], token: string | null): Promise<Alias> {
+  return postJson("/tag-aliases", body, token);
+}
+
+export function createImplication(
+  body: components["schemas"]["NewImplication"],
+  token: string | null,
+): Promise<Implication> {
+  return postJson("/tag-implications", body, token);
+}
+
+export function deleteAlias(alias: string, token: string | null): Promise<void> {
+  return request("DELETE", `/tag-aliases/${encodeURIComponent(alias)}`, { headers: authorization(token) });
+}
+
+export function deleteImplication(tag: string, implied: string, token: string | null): Promise<void> {
+  const path = `/tag-implications/${encodeURIComponent(tag)}/${encodeURIComponent(implied)}`;
+  return request("DELETE", path, { headers: authorization(token) });
+}
+
 export async function suggestTags(params: TagQuery, signal?: AbortSignal): Promise<TagSuggestion[]> {
   const body = await request<components["schemas"]["TagSuggestions"]>(
     "GET",

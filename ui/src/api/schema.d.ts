@@ -28,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List images, newest first */
+        /**
+         * List or search images
+         * @description Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`.
+         */
         get: operations["ApiV1ImagesListImages"];
         put?: never;
         /**
@@ -156,6 +159,26 @@ export interface paths {
         options?: never;
         /** Download an image's thumbnail (WebP) */
         head: operations["ApiV1ImagesImageIdThumbnailHeadImageThumbnail"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/uses": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record one use of an image
+         * @description The UI calls this when an image is copied, downloaded or opened; it raises `use_count` (what `sort:popular` orders by) and `last_used_at`. Limited per client (`RATE_LIMIT_USES`).
+         */
+        post: operations["ApiV1ImagesImageIdUsesRecordUse"];
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -302,6 +325,85 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/tag-aliases": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tag aliases */
+        get: operations["ApiV1TagAliasesListAliases"];
+        put?: never;
+        /**
+         * Make a tag an alias of another
+         * @description Tagging or searching `alias` then means `tag`, and every image tagged `alias` is retagged `tag`. An alias of an alias points at the final tag. Self-references, cycles, an alias that already means another tag and tags linked by an implication are 409 `tag_rule_conflict`. The same alias again answers 200.
+         */
+        post: operations["ApiV1TagAliasesCreateAlias"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tag-aliases/{alias}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a tag alias
+         * @description Images already retagged keep their tag.
+         */
+        delete: operations["ApiV1TagAliasesDeleteAlias"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tag-implications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List tag implications */
+        get: operations["ApiV1TagImplicationsListImplications"];
+        put?: never;
+        /**
+         * Make a tag imply another
+         * @description Searching `implies` also finds images tagged `tag` (and whatever implies `tag`). Names go through aliases. Self-references and cycles are 409 `tag_rule_conflict`. The same implication again answers 200.
+         */
+        post: operations["ApiV1TagImplicationsCreateImplication"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/tag-implications/{tag}/{implies}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete a tag implication */
+        delete: operations["ApiV1TagImplicationsImpliesDeleteImplication"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/tags": {
         parameters: {
             query?: never;
@@ -309,7 +411,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Tags starting with a prefix, most used first */
+        /**
+         * Tag suggestions for autocomplete
+         * @description `prefix`: tags starting with it, most used first. `q`: also typos (`kat` finds `cat`) and aliases; every item names the tag it means (`tag`) and that tag's image count.
+         */
         get: operations["ApiV1TagsSuggestTags"];
         put?: never;
         post?: never;
@@ -377,6 +482,17 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Alias */
+        Alias: {
+            alias: string;
+            /** Format: date-time */
+            created_at: string;
+            tag: string;
+        };
+        /** AliasList */
+        AliasList: {
+            items: components["schemas"]["Alias"][];
+        };
         /** ErrorBody */
         ErrorBody: {
             code: string;
@@ -401,6 +517,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "still" | "animated" | "video";
+            last_used_at: string | null;
             mime_type: string;
             placeholder: string | null;
             preview_url: string | null;
@@ -412,6 +529,7 @@ export interface components {
             text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
+            use_count: number;
             width: number;
         };
         /** ImageList */
@@ -422,6 +540,23 @@ export interface components {
         /** ImageUpdate */
         ImageUpdate: {
             text?: string | null;
+        };
+        /** ImageUse */
+        ImageUse: {
+            /** Format: date-time */
+            last_used_at: string;
+            use_count: number;
+        };
+        /** Implication */
+        Implication: {
+            /** Format: date-time */
+            created_at: string;
+            implies: string;
+            tag: string;
+        };
+        /** ImplicationList */
+        ImplicationList: {
+            items: components["schemas"]["Implication"][];
         };
         /** Job */
         Job: {
@@ -481,6 +616,16 @@ export interface components {
             upload_rate_limit: components["schemas"]["UploadRateLimit"] | null;
             writes_need_token: boolean;
         };
+        /** NewAlias */
+        NewAlias: {
+            alias: string;
+            tag: string;
+        };
+        /** NewImplication */
+        NewImplication: {
+            implies: string;
+            tag: string;
+        };
         /** NotReady */
         NotReady: {
             code: string;
@@ -527,6 +672,7 @@ export interface components {
         TagSuggestion: {
             count: number;
             name: string;
+            tag: string;
         };
         /** TagSuggestions */
         TagSuggestions: {
@@ -557,6 +703,7 @@ export interface components {
             id: string;
             /** @enum {string} */
             kind: "still" | "animated" | "video";
+            last_used_at: string | null;
             mime_type: string;
             placeholder: string | null;
             preview_url: string | null;
@@ -568,6 +715,7 @@ export interface components {
             text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
+            use_count: number;
             width: number;
         };
     };
@@ -604,6 +752,10 @@ export interface operations {
             query?: {
                 /** @description Only images with every one of these tags */
                 tag?: string[];
+                /** @description Search query (at most 32 terms, 256 characters): `word` (tag, caption or filename), `"a phrase"`, `tag:cat`, `cat*` (tags starting with cat), `-term` (exclude), `a|b` (either), `type:still|animated|video`, `sort:new|old|popular|random`. Case, accents, punctuation and spaces between words are ignored. A malformed query is a 400 `invalid_query`. */
+                q?: string | null;
+                /** @description Order of `sort:random` (random when absent) */
+                seed?: number | null;
                 limit?: number;
                 cursor?: string | null;
             };
@@ -1682,6 +1834,80 @@ export interface operations {
             };
         };
     };
+    ApiV1ImagesImageIdUsesRecordUse: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImageUse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1JobsListJobs: {
         parameters: {
             query?: {
@@ -2163,10 +2389,372 @@ export interface operations {
             };
         };
     };
+    ApiV1TagAliasesListAliases: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AliasList"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1TagAliasesCreateAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewAlias"];
+            };
+        };
+        responses: {
+            /** @description The alias already existed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alias"];
+                };
+            };
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Alias"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1TagAliasesDeleteAlias: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A tag name */
+                alias: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1TagImplicationsListImplications: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImplicationList"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1TagImplicationsCreateImplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewImplication"];
+            };
+        };
+        responses: {
+            /** @description The implication already existed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Implication"];
+                };
+            };
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Implication"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1TagImplicationsImpliesDeleteImplication: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description A tag name */
+                tag: string;
+                /** @description A tag name */
+                implies: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1TagsSuggestTags: {
         parameters: {
             query?: {
                 prefix?: string;
+                /** @description What was typed so far */
+                q?: string | null;
                 limit?: number;
             };
             header?: never;

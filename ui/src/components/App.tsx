@@ -5,13 +5,16 @@ import { Detail } from "./Detail";
 import { Library } from "./Library";
 import { Notice } from "./Notice";
 import { SearchBar } from "./SearchBar";
+import { TagRules } from "./TagRules";
 import { TokenDialog } from "./TokenDialog";
 import { Upload } from "./Upload";
 
 function titleOf(route: Route): string {
   switch (route.view) {
     case "library":
-      return route.tags.length ? `${route.tags.join(" + ")} · reactbin` : "reactbin";
+      return route.q || route.tags.length ? `${[route.q, ...route.tags].filter(Boolean).join(" + ")} · reactbin` : "reactbin";
+    case "rules":
+      return "Tag rules · reactbin";
     case "detail":
       return "Image · reactbin";
     case "upload":
@@ -42,7 +45,7 @@ export function App() {
   const mainRef = useRef<HTMLElement>(null);
   const previous = useRef<Route>(route);
 
-  // "/" focuses the tag search from anywhere except while typing.
+  // "/" focuses the search from anywhere except while typing.
   useEffect(() => {
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey || isTyping(event.target)) return;
@@ -107,6 +110,7 @@ export function App() {
         <Library
           key="library"
           tags={route.tags}
+          q={route.q}
           focusId={previous.current.view === "detail" ? previous.current.id : null}
         />
       );
@@ -116,6 +120,9 @@ export function App() {
       break;
     case "upload":
       view = <Upload />;
+      break;
+    case "rules":
+      view = <TagRules />;
       break;
     case "missing":
       view = (
@@ -139,7 +146,11 @@ export function App() {
             <Logo />
             <span>reactbin</span>
           </a>
-          <SearchBar tags={route.view === "library" ? route.tags : []} inputRef={searchRef} />
+          <SearchBar
+            tags={route.view === "library" ? route.tags : []}
+            q={route.view === "library" ? route.q : ""}
+            inputRef={searchRef}
+          />
           <a class={`button primary upload-link${route.view === "upload" ? " current" : ""}`} href="/upload">
             <svg viewBox="0 0 20 20" aria-hidden="true">
               <path d="M10 14V4M6 8l4-4 4 4M4 16h12" />

@@ -1,12 +1,13 @@
 import { useEffect, useRef, useState } from "preact/hooks";
-import { ApiError, deleteImage, getImage, messageOf, replaceTags, updateImage, type Image } from "../api/client";
-import { withWriteToken } from "../auth";
+import { ApiError, deleteImage, getImage, messageOf, recordUse, replaceTags, updateImage, type Image } from "../api/client";
+import { currentToken, withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
 import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../media";
 import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
+import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
 
@@ -18,6 +19,9 @@ export function Detail({ id }: { id: string }) {
     return cached ? { status: "ready", image: cached } : { status: "loading" };
   });
   const [attempt, setAttempt] = useState(0);
+
+  // Opening an image is a use (so are copying and downloading it): `sort:popular` learns what people reach for.
+  useEffect(() => noteUse(id), [id]);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -93,7 +97,13 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
       if (target instanceof HTMLElement && (target.isContentEditable || target.matches("input, textarea, select")))
         return;
       event.preventDefault();
-      copyImage(image).then(setStatus, (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`));
+      copyImage(image).then(
+        (text) => {
+          noteUse(image.id);
+          setStatus(text);
+        },
+        (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
+      );
     };
     document.addEventListener("keydown", onKey);
     return () => document.removeEventListener("keydown", onKey);
@@ -245,6 +255,7 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
           inputRef.current?.focus();
         }}
       />
+      <ImpliedTags tags={tags} />
       <TagInput
         id="tag-add"
         label="Add a tag"
@@ -405,6 +416,11 @@ function ShareLink({
   status: string | null;
   setStatus: (text: string) => void;
 }) {
+  // A copy that reached the clipboard is a use of the image (what `sort:popular` counts).
+  const copied = (how: "clipboard" | string, done: string) => {
+    if (how === "clipboard") noteUse(image.id);
+    setStatus(how === "clipboard" ? done : how);
+  };
   return (
     <section class="share" aria-label="Share">
       <CopyRow
@@ -412,21 +428,24 @@ function ShareLink({
         label="Link"
         button="Copy link"
         value={absoluteUrl(image.file_url)}
-        onCopied={(how) => setStatus(how === "clipboard" ? "Link copied to the clipboard" : how)}
+        onCopied={(how) => copied(how, "Link copied to the clipboard")}
       />
       <CopyRow
         id="share-page-link"
         label="Page link (unfurls in chat)"
         button="Copy page link"
         value={sharePageUrl(image.id)}
-        onCopied={(how) => setStatus(how === "clipboard" ? "Page link copied to the clipboard" : how)}
+        onCopied={(how) => copied(how, "Page link copied to the clipboard")}
       />
       <div class="copy-row">
         <button
           type="button"
           class="button"
           onClick={() =>
-            void copyImage(image).then(setStatus, (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`))
+            void copyImage(image).then(
+              (text) => copied("clipboard", text),
+              (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
+            )
           }
           title={image.kind === "still" ? "Copy the picture itself (PNG)" : "Motion is lost on the clipboard: copies the link"}
         >
@@ -511,11 +530,17 @@ function Actions({ image }: { image: Image }) {
       <div class="action-row">
         {/* Browsers honour `download` only on the page's own origin; a CDN file opens in a new tab instead. */}
         {isSameOrigin(image.file_url) ? (
-          <a class="button" href={image.file_url} download={image.filename}>
+          <a class="button" href={image.file_url} download={image.filename} onClick={() => noteUse(image.id)}>
             Download
           </a>
         ) : (
-          <a class="button" href={image.file_url} target="_blank" rel="noopener noreferrer">
+          <a
+            class="button"
+            href={image.file_url}
+            target="_blank"
+            rel="noopener noreferrer"
+            onClick={() => noteUse(image.id)}
+          >
             Download
           </a>
         )}
@@ -557,4 +582,9 @@ function Actions({ image }: { image: Image }) {
       </dialog>
     </section>
   );
+}
+
+/** Record a use without ever bothering the person: a refused or failed count (no token, rate limit) is ignored. */
+function noteUse(id: string): void {
+  recordUse(id, currentToken()).catch(() => undefined);
 }

@@ -18,33 +18,33 @@ interface State {
   error: string | null;
 }
 
-function initialState(tags: readonly string[]): State {
-  const cached = cachedLibrary(tags);
+function initialState(tags: readonly string[], q: string): State {
+  const cached = cachedLibrary(tags, q);
   return cached
     ? { ...cached, items: [...cached.items], loading: false, error: null }
     : { items: [], cursor: null, done: false, loading: true, error: null };
 }
 
-/** Newest images first, loading the next page (keyset cursor) as the end of the grid comes near. */
-export function Library({ tags, focusId }: { tags: string[]; focusId: string | null }) {
-  const [state, setState] = useState<State>(() => initialState(tags));
+/** Newest images first, or a search's results, loading the next page (keyset cursor) as the end of the grid nears. */
+export function Library({ tags, q, focusId }: { tags: string[]; q: string; focusId: string | null }) {
+  const [state, setState] = useState<State>(() => initialState(tags, q));
   const [notice] = useState(takeNotice);
   const [copied, setCopied] = useState<string | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
-  const key = tags.join("\n");
+  const key = `${tags.join("\n")}\n${q}`;
 
   function loadPage(from: State, signal?: AbortSignal): void {
     if (loading.current || from.done) return;
     loading.current = true;
     setState({ ...from, loading: true, error: null });
     const cursor = from.cursor;
-    listImages({ tag: tags, limit: PAGE_SIZE, ...(cursor ? { cursor } : {}) }, signal)
+    listImages({ tag: tags, limit: PAGE_SIZE, ...(q ? { q } : {}), ...(cursor ? { cursor } : {}) }, signal)
       .then((page) => {
         const seen = new Set(from.items.map((item) => item.id));
         const items = [...from.items, ...page.items.filter((item) => !seen.has(item.id))];
         const next = { items, cursor: page.next_cursor, done: page.next_cursor === null };
-        storeLibrary(tags, next);
+        storeLibrary(tags, next, q);
         setState({ ...next, loading: false, error: null });
       })
       .catch((err: unknown) => {
@@ -58,7 +58,7 @@ export function Library({ tags, focusId }: { tags: string[]; focusId: string | n
 
   // A new search: show what is cached or load the first page.
   useEffect(() => {
-    const fresh = initialState(tags);
+    const fresh = initialState(tags, q);
     loading.current = false;
     setState(fresh);
     if (fresh.items.length > 0 || fresh.done) return;
@@ -90,7 +90,8 @@ export function Library({ tags, focusId }: { tags: string[]; focusId: string | n
     return () => observer.disconnect();
   }, [state]);
 
-  const searching = tags.length > 0;
+  const searching = tags.length > 0 || q !== "";
+  const popular = q === "sort:popular" && tags.length === 0;
   const tagList = tags.map((tag, index) => (
     <Fragment key={tag}>
       {index > 0 && (index === tags.length - 1 ? " and " : ", ")}
@@ -108,6 +109,20 @@ export function Library({ tags, focusId }: { tags: string[]; focusId: string | n
         <button type="button" class="button" onClick={() => loadPage(state)}>
           Try again
         </button>
+      </Notice>
+    );
+  } else if (state.items.length === 0 && q) {
+    body = (
+      <Notice kind="empty" title="No matching images">
+        <p>
+          Nothing matches <strong>{q}</strong>
+          {tags.length > 0 && <> tagged {tagList}</>}.
+        </p>
+        <p>
+          <a class="button ghost" href="/">
+            Show all images
+          </a>
+        </p>
       </Notice>
     );
   } else if (state.items.length === 0 && searching) {
@@ -183,8 +198,16 @@ export function Library({ tags, focusId }: { tags: string[]; focusId: string | n
           {notice}
         </p>
       )}
-      <h1 class={searching ? "page-title" : "visually-hidden"}>
-        {searching ? <>Tagged {tagList}</> : "Library"}
+      <nav class="views" aria-label="Views">
+        <a href="/" aria-current={!searching ? "page" : undefined}>
+          Newest
+        </a>
+        <a href={libraryHref([], "sort:popular")} aria-current={popular ? "page" : undefined}>
+          Most used
+        </a>
+      </nav>
+      <h1 class={searching && !popular ? "page-title" : "visually-hidden"}>
+        {popular ? "Most used" : q ? <>Results for “{q}”</> : searching ? <>Tagged {tagList}</> : "Library"}
       </h1>
       {body}
     </div>

@@ -1,42 +1,215 @@
 import type { RefObject } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import { suggestTags, type TagSuggestion } from "../api/client";
+import { SYNTAX_HELP, queryTerms, withoutTerm } from "../query";
 import { libraryHref, navigate } from "../router";
-import { Chips } from "./Chips";
-import { TagInput } from "./TagInput";
 
 interface Props {
   tags: readonly string[];
+  q: string;
   inputRef: RefObject<HTMLInputElement | null>;
 }
 
-/** Tag search: chips ANDed together, kept in the page URL (`?tag=a&tag=b`). */
-export function SearchBar({ tags, inputRef }: Props) {
-  const show = (next: readonly string[]) => navigate(libraryHref(next));
-  const remove = (tag: string) => {
-    show(tags.filter((item) => item !== tag));
+/**
+ * The search box: the query language (`cat "why not both" -blurry sort:popular`), kept in the page URL (`?q=`).
+ * Every term of the current search shows as a removable chip; `?tag=` filters from older links show too.
+ */
+export function SearchBar({ tags, q, inputRef }: Props) {
+  const [text, setText] = useState(q);
+  const [help, setHelp] = useState(false);
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(-1);
+  useEffect(() => setText(q), [q]);
+  const terms = queryTerms(q);
+  const word = open ? lastWord(text) : null;
+  const suggestions = useSuggestions(word);
+  const expanded = word !== null && suggestions.length > 0;
+  const activeItem = expanded && active >= 0 ? suggestions[active] : undefined;
+
+  const search = (query: string) => {
+    setOpen(false);
+    setActive(-1);
+    navigate(libraryHref(tags, query));
+  };
+  const submit = (event: Event) => {
+    event.preventDefault();
+    // A picked suggestion replaces the word being typed with the tag it stands for.
+    search(activeItem ? `${text.slice(0, text.length - (word ?? "").length)}${activeItem.tag}` : text);
+  };
+  const onKeyDown = (event: KeyboardEvent) => {
+    if (event.key === "ArrowDown") {
+      event.preventDefault();
+      setOpen(true);
+      setActive((index) => Math.min(index + 1, suggestions.length - 1));
+    } else if (event.key === "ArrowUp") {
+      event.preventDefault();
+      setActive((index) => Math.max(index - 1, -1));
+    } else if (event.key === "Escape" && expanded) {
+      event.stopPropagation();
+      setOpen(false);
+      setActive(-1);
+    }
+  };
+  const removeTerm = (index: number) => {
+    navigate(libraryHref(tags, withoutTerm(q, index)));
     inputRef.current?.focus();
   };
+  const removeTag = (tag: string) => navigate(libraryHref(tags.filter((item) => item !== tag), q));
+
   return (
-    <div class="search" role="search" onClick={(event) => event.target === event.currentTarget && inputRef.current?.focus()}>
+    <form class="search" role="search" onSubmit={submit}>
       <svg class="search-icon" viewBox="0 0 20 20" aria-hidden="true">
         <circle cx="8.5" cy="8.5" r="5.5" />
         <path d="M13 13l4.5 4.5" />
       </svg>
-      <Chips tags={tags} label="Searching for" onRemove={remove} />
-      <TagInput
-        id="tag-search"
-        label="Search by tag"
-        placeholder={tags.length ? "Add a tag" : "Search tags…"}
-        exclude={tags}
-        inputRef={inputRef}
-        onAdd={(added) => show([...tags, ...added])}
-        onRemoveLast={() => {
-          const last = tags.at(-1);
-          if (last !== undefined) remove(last);
+      {(terms.length > 0 || tags.length > 0) && (
+        <ul class="chips" aria-label="Searching for">
+          {terms.map((term, index) => (
+            <li key={`q${index}${term}`}>
+              <button
+                type="button"
+                class={`chip removable${term.startsWith("-") ? " negated" : ""}`}
+                aria-label={`Remove ${term}`}
+                onClick={() => removeTerm(index)}
+              >
+                {term}
+                <ChipX />
+              </button>
+            </li>
+          ))}
+          {tags.map((tag) => (
+            <li key={`t${tag}`}>
+              <button type="button" class="chip removable" aria-label={`Remove tag ${tag}`} onClick={() => removeTag(tag)}>
+                tag:{tag}
+                <ChipX />
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <label class="visually-hidden" for="search-query">
+        Search
+      </label>
+      <input
+        id="search-query"
+        ref={inputRef}
+        class="search-input"
+        type="text"
+        name="q"
+        role="combobox"
+        autocomplete="off"
+        autoCapitalize="none"
+        spellcheck={false}
+        enterKeyHint="search"
+        maxLength={256}
+        placeholder="Search tags and captions…"
+        value={text}
+        aria-autocomplete="list"
+        aria-expanded={expanded}
+        aria-controls="search-suggestions"
+        aria-activedescendant={activeItem ? `search-suggestions-${active}` : undefined}
+        onInput={(event) => {
+          setText(event.currentTarget.value);
+          setOpen(true);
+          setActive(-1);
+        }}
+        onKeyDown={onKeyDown}
+        onFocus={() => setOpen(true)}
+        onBlur={() => {
+          setOpen(false);
+          setActive(-1);
         }}
       />
+      <ul id="search-suggestions" role="listbox" class="suggestions" aria-label="Tag suggestions" hidden={!expanded}>
+        {expanded &&
+          suggestions.map((item, index) => (
+            <li
+              key={item.name}
+              id={`search-suggestions-${index}`}
+              role="option"
+              aria-selected={index === active}
+              class={index === active ? "active" : undefined}
+              onMouseDown={(event) => event.preventDefault()}
+              onClick={() => search(`${text.slice(0, text.length - (word ?? "").length)}${item.tag}`)}
+            >
+              <span class="name">
+                {item.name}
+                {item.name !== item.tag && <span class="alias-of"> → {item.tag}</span>}
+              </span>
+              <span class="count" aria-label={`${item.count} images`}>
+                {item.count}
+              </span>
+            </li>
+          ))}
+      </ul>
+      <button
+        type="button"
+        class="search-help-toggle"
+        aria-expanded={help}
+        aria-controls="search-help"
+        aria-label="Search syntax"
+        onClick={() => setHelp(!help)}
+      >
+        ?
+      </button>
       <kbd class="search-hint" aria-hidden="true">
         /
       </kbd>
-    </div>
+      {help && (
+        <div id="search-help" class="search-help" role="note">
+          <p>Terms are combined: every one must match. Case, accents and spaces inside captions don’t matter.</p>
+          <dl>
+            {SYNTAX_HELP.map(([example, meaning]) => (
+              <div key={example}>
+                <dt>
+                  <code>{example}</code>
+                </dt>
+                <dd>{meaning}</dd>
+              </div>
+            ))}
+          </dl>
+          <p>
+            <a href={libraryHref([], "sort:popular")}>Most used</a> · <a href="/tag-rules">Tag aliases and implications</a>
+          </p>
+        </div>
+      )}
+    </form>
   );
+}
+
+function ChipX() {
+  return (
+    <svg aria-hidden="true" viewBox="0 0 16 16" class="chip-x">
+      <path d="M4 4l8 8M12 4l-8 8" />
+    </svg>
+  );
+}
+
+/** The bare word being typed at the end of the box (no operator, no quote), or null when there is none. */
+function lastWord(text: string): string | null {
+  const match = /(?:^|\s)([\p{L}\p{N}_.:-]{2,64})$/u.exec(text);
+  const word = match?.[1];
+  if (!word || word.startsWith("-") || /^(tag|type|sort):/u.test(word)) return null;
+  return word.toLowerCase();
+}
+
+/** Tags for the word being typed, typos forgiven (`kat` finds cat) and aliases shown with their tag. */
+function useSuggestions(word: string | null): TagSuggestion[] {
+  const [items, setItems] = useState<TagSuggestion[]>([]);
+  useEffect(() => {
+    if (word === null) return;
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      suggestTags({ q: word, limit: 8 }, controller.signal)
+        .then(setItems)
+        .catch(() => {
+          // Suggestions are a convenience: searching works without them.
+        });
+    }, 120);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [word]);
+  return word === null ? [] : items;
 }
