@@ -41,6 +41,11 @@ def test_api_honours_its_schema(database_url: str, s3_server: S3Server, tmp_path
                 "--workers",
                 "1",
                 "--no-color",
+                # The coverage phase is not bounded by --max-time: with 35 operations it ran 100+ s on one of
+                # them and left the fuzzing and stateful phases no time at all (an empty run). Fuzzing and
+                # stateful sequences keep drawing cases until the budget is spent.
+                "--phases",
+                "examples,fuzzing,stateful",
             ],
             capture_output=True,
             text=True,
