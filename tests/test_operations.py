@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
@@ -79,7 +80,9 @@ def _samples(text: str, name: str) -> dict[str, float]:
     return found
 
 
-async def test_metrics_count_requests_by_route_template_uploads_and_proxy_bytes(client: AsyncTestClient[Any]) -> None:
+async def test_metrics_count_requests_by_route_template_uploads_and_proxy_bytes(
+    client: AsyncTestClient[Any], db: asyncpg.Connection
+) -> None:
     before = (await client.get("/metrics")).text
     created = (await upload(client, "photo.jpg")).json()
     await upload(client, "photo.jpg")
@@ -112,7 +115,10 @@ async def test_metrics_count_requests_by_route_template_uploads_and_proxy_bytes(
     assert set(_samples(response.text, "reactbin_jobs")) == {
         f'{{state="{state}"}}' for state in ("PENDING", "STARTED", "SUCCESS", "FAILURE")
     }
-    assert _samples(response.text, "reactbin_job_queue_depth") == {"": 0.0}
+    # The new image's OCR job waits in the queue (this app reads no text), and is counted.
+    queued = await db.fetchval("SELECT count(*) FROM pgqueuer WHERE status = 'queued'")
+    assert queued >= 1
+    assert _samples(response.text, "reactbin_job_queue_depth") == {"": float(queued)}
     assert _samples(response.text, "reactbin_db_pool_connections")[""] >= 1
     assert "reactbin_db_pool_connections_in_use" in response.text
     # Unknown paths share one label: a scanner cannot create a series per path.

@@ -18,7 +18,7 @@ from tests.conftest import S3Server
 from tests.live import run_server
 
 CONFIG = Path(__file__).parent / "schemathesis.toml"
-BUDGET_SECONDS = 45
+BUDGET_SECONDS = 30
 
 
 def test_api_honours_its_schema(database_url: str, s3_server: S3Server, tmp_path: Path) -> None:
