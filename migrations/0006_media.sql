@@ -1,5 +1,6 @@
 -- migrate:up
--- Media kinds, previews and placeholders (DESIGN "Media kinds, previews and placeholders (v3)").
+-- Media kinds, previews and placeholders (the image fields kind, duration_ms, frame_count, has_audio,
+-- preview_url and placeholder; README "API").
 -- kind/duration_ms/frame_count/has_audio are probed from the bytes at upload. Rows that existed before this
 -- migration were never probed: media_indexed stays false until `reactbin reindex --media` has looked at them.
 -- preview_*: the looping animated WebP of an animation or video (null for stills, and until it is made or when

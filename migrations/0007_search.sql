@@ -1,5 +1,5 @@
 -- migrate:up
--- Search (DESIGN "Finding a reaction: search (v3)"): compact forms of caption and filename with trigram indexes,
+-- Search (README "Search"): compact forms of caption and filename with trigram indexes,
 -- a denormalised tag list per image, per-tag counts, tag aliases and implications, use counts.
 -- A managed PostgreSQL must allow pg_trgm, unaccent (0005) and fuzzystrmatch (typo-tolerant autocomplete).
 CREATE EXTENSION IF NOT EXISTS fuzzystrmatch;

@@ -7,6 +7,7 @@ servers that already run; otherwise it starts embedded PostgreSQL and SeaweedFS 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from reactbin.storage import Storage, open_storage
 from tests.support.seaweedfs import EmbeddedSeaweedFS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
+MEDIA = Path(__file__).parent / "fixtures" / "media"
 REPO = Path(__file__).resolve().parents[1]
 S3_ACCESS_KEY = "reactbin-test-access"
 S3_SECRET_KEY = "reactbin-test-secret-0123456789"
@@ -52,18 +54,21 @@ class S3Server:
         }
         return S3Settings(**(fields | overrides))
 
-    def new_bucket(self) -> str:
+    @functools.cached_property
+    def _client(self) -> Any:
         import boto3
 
-        name = f"test-{uuid.uuid4().hex[:12]}"
-        client = boto3.client(
+        return boto3.client(
             "s3",
             endpoint_url=self.endpoint_url,
             aws_access_key_id=self.access_key,
             aws_secret_access_key=self.secret_key,
             region_name="us-east-1",
         )
-        client.create_bucket(Bucket=name)
+
+    def new_bucket(self) -> str:
+        name = f"test-{uuid.uuid4().hex[:12]}"
+        self._client.create_bucket(Bucket=name)
         return name
 
 
@@ -175,8 +180,9 @@ def make_client(db: asyncpg.Connection, database_url: str, s3_server: S3Server, 
     async def make(backend: str = "s3", **overrides: Any) -> AsyncIterator[AsyncTestClient[Any]]:
         s3_overrides = overrides.pop("s3", {})
         caption_reader = overrides.pop("caption_reader", None)
-        # OCR jobs only run where a test asks for them (tests/test_ocr_jobs.py): elsewhere they stay queued.
-        overrides = {"run_ocr": False} | overrides
+        # No job worker unless the test asks for one (`run_worker=True`), and OCR jobs only where a test asks for
+        # them (tests/integration/test_ocr_jobs.py): elsewhere jobs stay queued.
+        overrides = {"run_worker": False, "run_ocr": False} | overrides
         settings = Settings(
             database_url=database_url,
             storage_backend="s3" if backend == "s3" else "filesystem",
@@ -193,6 +199,13 @@ def make_client(db: asyncpg.Connection, database_url: str, s3_server: S3Server, 
 @pytest.fixture
 async def client(make_client: AppFactory) -> AsyncIterator[AsyncTestClient[Any]]:
     async with make_client() as client:
+        yield client
+
+
+@pytest.fixture
+async def worker_client(make_client: AppFactory) -> AsyncIterator[AsyncTestClient[Any]]:
+    """A client of an app that also runs the in-process job worker (previews, thumbnail jobs)."""
+    async with make_client(run_worker=True) as client:
         yield client
 
 

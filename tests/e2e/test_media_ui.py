@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from typing import Any
 
 from playwright.async_api import Browser, Page, Route, expect
@@ -13,11 +12,9 @@ from playwright.async_api import Browser, Page, Route, expect
 from reactbin.domain.media_jobs import index_media
 from reactbin.domain.resources import open_resources
 from reactbin.settings import Settings
-from tests.conftest import S3Server
+from tests.conftest import MEDIA, S3Server
 from tests.e2e.conftest import PHONE, CdnServer, Session, browser_session, make_image
 from tests.support.live import Server
-
-MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
 
 
 async def upload_with_preview(server: Server, s3: S3Server, name: str, tags: str = "") -> dict[str, Any]:

@@ -20,7 +20,7 @@ import pytest
 
 from tests.conftest import S3Server
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:

@@ -187,10 +187,25 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
     return created_at
 
 
+async def lock_tag_counts(conn: asyncpg.Connection, names: list[str]) -> None:
+    """Lock the shared count rows of `names` in name order, before the statements that change them.
+
+    The tag trigger changes these rows statement by statement (removals, then additions) and not always in one
+    order; a transaction that takes them all first, sorted, can never hold one while waiting for another that a
+    concurrent transaction holds (a deadlock). New names have no row yet: inserting them follows.
+    """
+    if names:
+        await conn.execute(
+            "SELECT 1 FROM (SELECT name FROM tags WHERE name = ANY($1::text[]) ORDER BY name FOR UPDATE) locked",
+            sorted(set(names)),
+        )
+
+
 async def add_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str]) -> None:
     """Add tags an image does not have yet."""
     if not tags:
         return
+    await lock_tag_counts(conn, tags)
     await conn.execute(
         """
         INSERT INTO image_tags (image_id, tag, created_at)
@@ -205,9 +220,10 @@ async def add_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str
 
 async def replace_tags(conn: asyncpg.Connection, image_id: uuid.UUID, tags: list[str]) -> bool:
     """Make `tags` the image's whole tag set; False when the image does not exist."""
-    exists = await conn.fetchval("SELECT true FROM images WHERE id = $1 FOR UPDATE", image_id)
-    if not exists:
+    current = await conn.fetchval("SELECT tag_list FROM images WHERE id = $1 FOR UPDATE", image_id)
+    if current is None:
         return False
+    await lock_tag_counts(conn, [*current, *tags])
     await conn.execute("DELETE FROM image_tags WHERE image_id = $1 AND NOT (tag = ANY($2::text[]))", image_id, tags)
     await add_tags(conn, image_id, tags)
     return True
@@ -226,6 +242,9 @@ class DeletedImage(msgspec.Struct, frozen=True):
 
 async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> DeletedImage | None:
     """Delete an image row (its tags cascade); None if it did not exist."""
+    tags = await conn.fetchval("SELECT tag_list FROM images WHERE id = $1 FOR UPDATE", image_id)
+    if tags:
+        await lock_tag_counts(conn, tags)
     record = await conn.fetchrow(
         "DELETE FROM images WHERE id = $1 RETURNING hash, storage_key, thumbnail_key, preview_key", image_id
     )

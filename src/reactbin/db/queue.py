@@ -1,7 +1,7 @@
 """The job queue (pgqueuer, installed by migration 0002): enqueue inside the caller's transaction, retention.
 
 pgqueuer deletes a queue row when its job ends and keeps a history in `pgqueuer_log` (and per-second counts in
-`pgqueuer_statistics`) that it never prunes; `prune_history` is the retention DESIGN asks for.
+`pgqueuer_statistics`) that it never prunes; `prune_history` is their retention (`JOB_TTL`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ _PRUNE_BATCH = 10_000
 async def enqueue(conn: asyncpg.Connection, entrypoint: str, payload: bytes) -> int:
     """Queue one job on `conn`, so it commits or rolls back with the caller's transaction; return its queue id.
 
-    No dedupe key: a duplicate key would abort the caller's transaction (DESIGN "Job queue notes"), and the
+    No dedupe key: a duplicate key would abort the caller's transaction (pgqueuer raises inside it), and the
     caller's own row already says which queue job is current.
     """
     ids = await Queries(AsyncpgDriver(conn)).enqueue(entrypoint, payload)

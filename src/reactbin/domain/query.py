@@ -1,4 +1,4 @@
-"""The search query language (DESIGN "Finding a reaction: search (v3)"): a pure parser, no database.
+"""The search query language (README "Search"): a pure parser, no database.
 
 `cat "why not both" tag:smug dog* -blurry a|b type:animated sort:popular`
 

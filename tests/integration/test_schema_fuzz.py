@@ -3,7 +3,7 @@
 The real server runs on the session's PostgreSQL and S3 with a job worker, so stateful sequences (upload, then
 get, retag, fetch bytes, delete; submit a job, then poll it) reach real data. The upload rate limit is on, so
 its 429s are met and must be documented. Why some operations may refuse
-schema-valid input is written down in tests/schemathesis.toml.
+schema-valid input is written down in tests/integration/schemathesis.toml.
 """
 
 from __future__ import annotations

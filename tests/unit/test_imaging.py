@@ -170,7 +170,7 @@ def test_files_without_such_metadata_are_untouched(tmp_path: Path, name: str) ->
 
 
 def test_bombs_are_refused_quickly_without_decoding(tmp_path: Path) -> None:
-    from tests.test_bad_input import _gif_with_frames, _jpeg_declaring
+    from tests.integration.test_bad_input import _gif_with_frames, _jpeg_declaring
 
     cases = {
         "frames.gif": _gif_with_frames(10_000),

@@ -17,9 +17,7 @@ from litestar.testing import AsyncTestClient
 from PIL import Image
 
 from reactbin.media import analyse, formats, video
-from tests.conftest import FIXTURES, AppFactory
-
-MEDIA = Path(__file__).parent / "fixtures" / "media"
+from tests.conftest import FIXTURES, MEDIA, AppFactory
 
 
 @pytest.fixture

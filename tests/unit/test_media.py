@@ -16,9 +16,7 @@ from reactbin.media.formats import Limits, sniff, sniff_file
 from reactbin.media.frames import sample_frames
 from reactbin.media.placeholder import placeholder_of, rgba_to_thumbhash
 from reactbin.media.preview import PREVIEW_BOX, PREVIEW_MAX_BYTES, PREVIEW_MAX_FRAMES, make_preview
-
-MEDIA = Path(__file__).parent / "fixtures" / "media"
-IMAGES = Path(__file__).parent / "fixtures" / "images"
+from tests.conftest import FIXTURES, MEDIA
 
 
 def analyse_media(path: Path, max_pixels: int, max_video_seconds: float) -> MediaAnalysis:
@@ -178,7 +176,7 @@ def test_previews_are_small_looping_animations(path: Path, mime: str) -> None:
         (MEDIA / "vp8.webm", "video/webm", 3, 3),
         (MEDIA / "animated.gif", "image/gif", 3, 3),
         (MEDIA / "animated.png", "image/png", 10, 6),
-        (IMAGES / "photo.jpg", "image/jpeg", 5, 1),
+        (FIXTURES / "photo.jpg", "image/jpeg", 5, 1),
         (MEDIA / "still.avif", "image/avif", 2, 1),
     ],
 )
@@ -225,7 +223,7 @@ def test_thumbhash_matches_the_reference_encoder(width: int, height: int, alpha:
 
 
 def test_placeholder_of_a_thumbnail_is_fast() -> None:
-    data = (IMAGES / "photo.jpg").read_bytes()
+    data = (FIXTURES / "photo.jpg").read_bytes()
     started = time.perf_counter()
     placeholder = placeholder_of(data)
     assert time.perf_counter() - started < 0.5

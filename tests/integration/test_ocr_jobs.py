@@ -39,7 +39,9 @@ async def database_url(postgres: EmbeddedPostgres | None) -> str:
 @pytest.fixture
 def ocr_client(make_client: AppFactory, caption_reader: CaptionReader) -> Any:
     def make(**overrides: Any) -> Any:
-        return make_client(**(FAST_JOBS | {"run_ocr": True, "caption_reader": caption_reader} | overrides))
+        return make_client(
+            **(FAST_JOBS | {"run_worker": True, "run_ocr": True, "caption_reader": caption_reader} | overrides)
+        )
 
     return make
 
@@ -285,7 +287,7 @@ async def test_the_model_loads_in_a_worker_at_its_first_ocr_job_only(make_client
         await upload(client, "a.png", memes.png_bytes(LIGHT))
         await asyncio.sleep(0.5)
         assert ocr_processes() == shared
-    async with make_client(**FAST_JOBS, run_ocr=True) as client:  # a worker with its own OCR process
+    async with make_client(**FAST_JOBS, run_worker=True, run_ocr=True) as client:  # a worker, its own OCR process
         assert ocr_processes() == shared  # nothing loaded before there is something to read
         image = (await upload(client, MEME.filename, memes.png_bytes(MEME))).json()
         assert (await wait_for_text(client, image["id"]))["text_status"] == "done"

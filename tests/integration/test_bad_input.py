@@ -12,7 +12,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from tests.conftest import FIXTURES, AppFactory, fixture_bytes, stored_keys, upload
+from tests.conftest import MEDIA, AppFactory, fixture_bytes, stored_keys, upload
 
 
 async def assert_nothing_stored(client: AsyncTestClient[Any]) -> None:
@@ -395,9 +395,6 @@ async def test_metadata_segment_shorter_than_its_length_field_never_decides(
 
     assert response.status_code == 201, response.text
     assert (await client.get(response.json()["file_url"])).status_code == 200
-
-
-MEDIA = FIXTURES.parent / "media"
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import pytest
 from PIL import Image
 
 from reactbin.media.ocr import CaptionReader, OcrFailed, OcrTimeout, compact, merge_lines, sample_frames
+from tests.conftest import MEDIA
 from tests.fixtures import memes
 
 MAX_PIXELS = 64_000_000
@@ -156,7 +157,7 @@ def test_a_read_past_its_time_limit_is_stopped_and_the_next_one_works(tmp_path: 
 
 
 def test_a_video_is_read_from_frames_sampled_by_media_frames(caption_reader: CaptionReader) -> None:
-    clip = Path(__file__).parent / "fixtures" / "media" / "h264-sound.mp4"
+    clip = MEDIA / "h264-sound.mp4"
 
     caption = caption_reader.read(clip, "video/mp4", timeout=60)
 

@@ -48,7 +48,7 @@ async def test_submit_poll_and_fetch_the_thumbnail(
     mime_type: str,
     pil_format: str,
 ) -> None:
-    async with make_client(**FAST_JOBS) as client:
+    async with make_client(run_worker=True, **FAST_JOBS) as client:
         submitted = await submit(client, name, **fields)
         assert submitted.status_code == 202, submitted.text
         accepted = submitted.json()
@@ -84,7 +84,7 @@ async def test_submit_poll_and_fetch_the_thumbnail(
 
 
 async def test_thumbnail_file_has_the_proxy_caching_headers(make_client: AppFactory) -> None:
-    async with make_client(**FAST_JOBS) as client:
+    async with make_client(run_worker=True, **FAST_JOBS) as client:
         job_id = await submit_ok(client)
         url = (await wait_for_job(client, job_id))["result"]["thumbnail_url"]
         full = await client.get(url)
@@ -289,7 +289,7 @@ async def test_list_is_newest_first_with_status_filter_and_keyset_pages(make_cli
 
 
 async def test_public_base_url_gives_cdn_thumbnail_urls(make_client: AppFactory) -> None:
-    async with make_client(public_base_url="https://cdn.example.com/", **FAST_JOBS) as client:
+    async with make_client(public_base_url="https://cdn.example.com/", run_worker=True, **FAST_JOBS) as client:
         job_id = await submit_ok(client, format="png")
         job = await wait_for_job(client, job_id)
         link = (await client.get(f"/api/v1/jobs/{job_id}/thumbnail")).json()
@@ -306,7 +306,7 @@ async def test_public_base_url_gives_cdn_thumbnail_urls(make_client: AppFactory)
 
 
 async def test_filesystem_backend_runs_jobs_too(make_client: AppFactory) -> None:
-    async with make_client(backend="filesystem", **FAST_JOBS) as client:
+    async with make_client(backend="filesystem", run_worker=True, **FAST_JOBS) as client:
         job_id = await submit_ok(client, "rotated.jpg", width=50, height=50, fit="cover")
         job = await wait_for_job(client, job_id)
         thumb = await client.get(job["result"]["thumbnail_url"])
@@ -320,7 +320,7 @@ async def test_filesystem_backend_runs_jobs_too(make_client: AppFactory) -> None
 async def test_expired_jobs_are_gone_at_once_and_cleaned_up_later(
     make_client: AppFactory, db: asyncpg.Connection
 ) -> None:
-    async with make_client(job_ttl=1.0, **FAST_JOBS) as client:
+    async with make_client(job_ttl=1.0, run_worker=True, **FAST_JOBS) as client:
         job_id = await submit_ok(client)
         job = await wait_for_job(client, job_id)
         also_expired = await submit_ok(client, "tiny.png")
@@ -362,7 +362,7 @@ async def test_job_responses_never_reveal_the_store(make_client: AppFactory, s3_
         seen.extend(f"{name}: {value}" for name, value in response.headers.items())
         return response
 
-    async with make_client(**FAST_JOBS) as client:
+    async with make_client(run_worker=True, **FAST_JOBS) as client:
         bucket = settings_of(client).s3.bucket  # type: ignore[union-attr]
         job_id = record(await submit(client)).json()["job_id"]
         await wait_for_job(client, job_id)

@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import REPO, untracked_files
 
-# DESIGN.md "Layout", plus the operational files at the top level.
+# The top level the product owner fixed (README "Architecture"), plus the operational files.
 TOP_LEVEL = {
     ".ci",
     ".dockerignore",

@@ -20,9 +20,8 @@ from PIL import Image
 from reactbin.domain import fsck
 from reactbin.domain.media_jobs import queue_reindex
 from reactbin.domain.resources import open_resources
-from tests.conftest import AppFactory, S3Server, settings_of, storage_of, stored_keys
+from tests.conftest import MEDIA, AppFactory, S3Server, settings_of, storage_of, stored_keys
 
-MEDIA = Path(__file__).parent / "fixtures" / "media"
 IMMUTABLE = "public, max-age=31536000, immutable"
 
 
@@ -58,8 +57,9 @@ async def wait_for_preview(client: AsyncTestClient[Any], image_id: str, timeout:
     ],
 )
 async def test_motion_uploads_get_a_poster_then_a_looping_preview(
-    client: AsyncTestClient[Any], name: str, mime_type: str, kind: str, has_audio: bool
+    worker_client: AsyncTestClient[Any], name: str, mime_type: str, kind: str, has_audio: bool
 ) -> None:
+    client = worker_client
     response = await upload_media(client, name)
 
     assert response.status_code == 201, response.text
@@ -117,7 +117,7 @@ async def test_video_ranges_as_a_seeking_browser_sends_them(client: AsyncTestCli
 
 
 async def test_cdn_mode_puts_the_preview_on_the_cdn(make_client: AppFactory) -> None:
-    async with make_client(public_base_url="https://cdn.example.com") as client:
+    async with make_client(public_base_url="https://cdn.example.com", run_worker=True) as client:
         created = (await upload_media(client, "vp8.webm")).json()
         image = await wait_for_preview(client, created["id"])
 
@@ -128,7 +128,7 @@ async def test_cdn_mode_puts_the_preview_on_the_cdn(make_client: AppFactory) -> 
 
 @pytest.mark.parametrize("backend", ["s3", "filesystem"])
 async def test_delete_takes_the_preview_with_it(make_client: AppFactory, backend: str) -> None:
-    async with make_client(backend) as client:
+    async with make_client(backend, run_worker=True) as client:
         created = (await upload_media(client, "animated.webp")).json()
         await wait_for_preview(client, created["id"])
         keys = await stored_keys(client)
@@ -139,8 +139,9 @@ async def test_delete_takes_the_preview_with_it(make_client: AppFactory, backend
 
 
 async def test_preview_object_carries_type_and_immutable_caching(
-    client: AsyncTestClient[Any], s3_server: S3Server
+    worker_client: AsyncTestClient[Any], s3_server: S3Server
 ) -> None:
+    client = worker_client
     created = (await upload_media(client, "h264.mp4")).json()
     await wait_for_preview(client, created["id"])
     raw = boto3.client(
@@ -212,7 +213,7 @@ async def test_reindex_queues_work_that_a_worker_does(make_client: AppFactory, d
         "UPDATE images SET media_indexed = false, kind = 'still', placeholder = NULL, frame_count = NULL WHERE id = $1",
         created["id"],
     )
-    async with make_client("filesystem") as client:
+    async with make_client("filesystem", run_worker=True) as client:
         settings = settings_of(client)
         async with open_resources(settings) as res:
             assert await queue_reindex(res, everything=False) == 1
