@@ -52,6 +52,10 @@ _SERVICE_VARS = (
     "METRICS",
     "PROMETHEUS_MULTIPROC_DIR",
     "UI_DIR",
+    "PUBLIC_URL",
+    "PUBLIC_READ",
+    "SESSION_TTL",
+    "OIDC_",
 )
 
 

@@ -15,18 +15,24 @@ from litestar import Litestar, MediaType, Request, Response, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Schema
 
 from reactbin import metrics as measured
+from reactbin.domain import accounts
+from reactbin.domain.oidc import OidcClient
+from reactbin.domain.principals import Authenticator
+from reactbin.domain.principals import listening as following_accounts
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
-from reactbin.errors import ClientGone, RateLimited, ReactbinError
+from reactbin.errors import ClientGone, DatabaseUnavailable, RateLimited, ReactbinError, Unauthorized
 from reactbin.media.ocr import CaptionReader
-from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
-from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
-from reactbin.routes.schemas import ImageUpdate
+from reactbin.routes import accounts as account_routes
+from reactbin.routes import files, forms, health, images, jobs, metrics, oidc, share, tagrules, tags
+from reactbin.routes.access import AccessControl, AccurateAllow, SecurityHeaders, UploadRateLimit, document_access
+from reactbin.routes.schemas import ImageUpdate, NewApiKey, NewUser, Setup, SignIn, UserUpdate
 from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import RateLimit, Settings
@@ -56,6 +62,8 @@ def _domain_error(request: Request[Any, Any, Any], exc: ReactbinError) -> Respon
     if isinstance(exc, ClientGone):
         log.info("client left during %s %s", request.method, request.url.path)
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, Unauthorized):
+        headers = {"www-authenticate": 'Bearer realm="reactbin"'}
     return _error(exc.detail, exc.code, exc.status_code, headers=headers)
 
 
@@ -95,6 +103,14 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             app.state.resources = resources
             app.state.rate_limiter = _rate_limiter(settings.upload_rate_limit, settings, resources)
             app.state.use_limiter = _rate_limiter(settings.use_rate_limit, settings, resources)
+            authenticator = Authenticator(resources.pool, settings)
+            if settings.database_url:
+                await stack.enter_async_context(
+                    following_accounts(authenticator, settings.database_url, settings.db_connect_timeout)
+                )
+            app.state.authenticator = authenticator
+            app.state.oidc = OidcClient(settings.oidc) if settings.oidc is not None else None
+            await _offer_setup(resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(
@@ -144,6 +160,20 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             tagrules.delete_implication,
             health.health,
             health.ready,
+            account_routes.sign_in_options,
+            account_routes.sign_in,
+            account_routes.sign_out,
+            account_routes.me,
+            account_routes.setup,
+            account_routes.list_keys,
+            account_routes.create_key,
+            account_routes.revoke_key,
+            account_routes.list_users,
+            account_routes.create_user,
+            account_routes.update_user,
+            account_routes.delete_user,
+            account_routes.add_favourite,
+            account_routes.remove_favourite,
         ],
     )
     api = Router("/api/v1", route_handlers=api_handlers)
@@ -151,9 +181,27 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
     if settings.metrics:
         operations.append(metrics.metrics)
     ui_dir = settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()
+    started: list[Litestar] = []
     app = Litestar(
-        route_handlers=[api, *operations, share.share_page, share.share_page_without_id, *ui_handlers(ui_dir)],
+        route_handlers=[
+            api,
+            *operations,
+            share.share_page,
+            share.share_page_without_id,
+            oidc.oidc_login,
+            oidc.oidc_callback,
+            *ui_handlers(ui_dir),
+        ],
         lifespan=[lifespan],
+        # After routing, so each handler's `access` is known; see routes/access.py.
+        middleware=[
+            DefineMiddleware(
+                AccessControl,
+                authenticator=lambda: getattr(started[0].state, "authenticator", None) if started else None,
+                public_read=settings.public_read,
+                public_url=settings.public_url,
+            )
+        ],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers={
             ReactbinError: _domain_error,
@@ -170,6 +218,7 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         ),
         logging_config=None,
     )
+    started.append(app)
     _close_request_schemas(app)
     # Outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
     methods_by_path: dict[str, set[str]] = {}
@@ -211,11 +260,8 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
 
     app.asgi_handler = RequestTelemetry(
         SecurityHeaders(
-            WriteAccess(
-                UploadRateLimit(
-                    AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
-                ),
-                settings.api_tokens,
+            UploadRateLimit(
+                AccurateAllow(app.asgi_handler, route_methods), lambda: getattr(app.state, "rate_limiter", None)
             ),
             settings.public_base_url,
         ),
@@ -227,7 +273,7 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
     return app
 
 
-_CLOSED_BODIES = (ImageUpdate,)
+_CLOSED_BODIES = (ImageUpdate, NewUser, UserUpdate, SignIn, Setup, NewApiKey)
 """Request bodies decoded with `forbid_unknown_fields`: their schema must say so, or clients (and schemathesis)
 may send extra properties the API then refuses."""
 
@@ -239,6 +285,23 @@ def _close_request_schemas(app: Litestar) -> None:
         schema = schemas.get(struct.__name__)
         if isinstance(schema, Schema):
             schema.additional_properties = False
+
+
+async def _offer_setup(resources: Resources) -> None:
+    """With no admin yet, log the one-time URL of the setup screen (each serving process logs its own code)."""
+    try:
+        code = await accounts.offer_setup(resources)
+    except DatabaseUnavailable:
+        log.warning("the database is unavailable: no setup code was made; restart once it is up")
+        return
+    if code is not None:
+        origin = resources.settings.public_url or ""
+        log.warning(
+            "This library has no admin yet. Create one at %s/setup?code=%s (a one-time code: it stops working once "
+            "an admin exists), or run `reactbin users create NAME --role admin`.",
+            origin,
+            code,
+        )
 
 
 def _rate_limiter(rule: RateLimit | None, settings: Settings, resources: Resources) -> RateLimiter | None:

@@ -38,6 +38,8 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     placeholder: str | None = None
     text: str | None = None
     text_status: TextStatus = "pending"
+    uploaded_by: uuid.UUID | None = None
+    uploaded_by_name: str | None = None
 
 
 class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +74,7 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     frame_count: int | None = None
     has_audio: bool = False
     placeholder: str | None = None
+    uploaded_by: uuid.UUID | None = None
 
 
 class TagCount(msgspec.Struct, frozen=True):
@@ -96,7 +99,8 @@ _COLUMNS = """
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
     i.text, i.text_status,
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags,
-    i.use_count, i.last_used_at
+    i.use_count, i.last_used_at,
+    i.uploaded_by, (SELECT u.name FROM users u WHERE u.id = i.uploaded_by) AS uploaded_by_name
 """
 
 
@@ -163,8 +167,8 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         """
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
                             thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
-                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true)
+                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed, uploaded_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17)
         RETURNING created_at
         """,
         image.id,
@@ -183,6 +187,7 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.frame_count,
         image.has_audio,
         image.placeholder,
+        image.uploaded_by,
     )
     return created_at
 
@@ -233,6 +238,12 @@ async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> Deleted
         return None
     await notify_changed(conn, image_id)
     return DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"], record["preview_key"])
+
+
+async def uploader_of(conn: asyncpg.Connection, image_id: uuid.UUID) -> tuple[bool, uuid.UUID | None]:
+    """Whether the image exists and who uploaded it; the row stays locked until the transaction ends."""
+    record = await conn.fetchrow("SELECT uploaded_by FROM images WHERE id = $1 FOR UPDATE", image_id)
+    return (False, None) if record is None else (True, record["uploaded_by"])
 
 
 async def hash_in_use(conn: asyncpg.Connection, sha256: str) -> bool:

@@ -30,6 +30,8 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
     text: str | None = None
     text_indexed: bool = True
     kinds: list[str] = []
+    uploaders: list[uuid.UUID] = []
+    favourite_of: uuid.UUID | None = None
 
 
 class Condition(msgspec.Struct, frozen=True):
@@ -70,7 +72,8 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.tag_list AS tags,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
-    i.use_count, i.last_used_at
+    i.use_count, i.last_used_at,
+    i.uploaded_by, (SELECT u.name FROM users u WHERE u.id = i.uploaded_by) AS uploaded_by_name
 """
 
 
@@ -142,6 +145,12 @@ def _match_sql(match: Match, param: _Params) -> str:
             parts.append(f"strpos(i.text_compact, {text}) > 0 OR strpos(i.name_compact, {text}) > 0")
     if match.kinds:
         parts.append(f"i.kind = ANY({param(match.kinds)}::text[])")
+    if match.uploaders:
+        parts.append(f"i.uploaded_by = ANY({param(match.uploaders)}::uuid[])")
+    if match.favourite_of is not None:
+        parts.append(
+            f"EXISTS (SELECT 1 FROM favourites f WHERE f.user_id = {param(match.favourite_of)} AND f.image_id = i.id)"
+        )
     return " OR ".join(parts) if parts else "FALSE"
 
 

@@ -17,7 +17,7 @@ from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
-from reactbin.errors import ImageNotFound, StorageError, TooManyTags
+from reactbin.errors import Forbidden, ImageNotFound, StorageError, TooManyTags
 from reactbin.media.analyse import analyse_media
 from reactbin.media.probe import SNIFF_BYTES, sniff_media_type
 from reactbin.media.strip import strip_video_location
@@ -38,8 +38,11 @@ class ImagePage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -> IngestResult:
-    """Store a received upload once per content hash; a repeat merges its tags into the existing image.
+async def ingest_upload(
+    res: Resources, upload: ReceivedFile, tags: list[str], *, uploaded_by: uuid.UUID | None = None
+) -> IngestResult:
+    """Store a received upload once per content hash; a repeat merges its tags into the existing image (and keeps
+    its first uploader).
 
     The objects are written before the row and deleted again unless the row commits, all under a
     per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
@@ -97,6 +100,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
                 frame_count=info.frame_count,
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
+                uploaded_by=uploaded_by,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
@@ -205,9 +209,20 @@ async def replace_tags(res: Resources, image_id: uuid.UUID, tags: list[object]) 
     return image
 
 
-async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
-    """Delete the row, then its objects unless another row took the same content in the meantime."""
+async def delete_image(res: Resources, image_id: uuid.UUID, *, owner: uuid.UUID | None = None) -> None:
+    """Delete the row, then its objects unless another row took the same content in the meantime.
+
+    With `owner` (a member deleting), only an image that user uploaded may go.
+
+    Raises:
+        ImageNotFound: no such image.
+        Forbidden: someone else uploaded it.
+    """
     async with res.tx() as conn:
+        if owner is not None:
+            exists, uploaded_by = await db.uploader_of(conn, image_id)
+            if exists and uploaded_by != owner:
+                raise Forbidden("Members may delete only their own uploads")
         deleted = await db.delete_image(conn, image_id)
     if deleted is None:
         raise ImageNotFound()
