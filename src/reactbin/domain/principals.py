@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -177,6 +178,19 @@ class Authenticator:
                 )
         return OPEN if await self.library_open() else ANONYMOUS
 
+    def _expired(self, credential: db.Credential | None) -> bool:
+        """A cached session past its idle time (sessions only; keys do not expire)."""
+        if credential is None or credential.key_id is not None or credential.used_at is None:
+            return False
+        return time.time() - credential.used_at.timestamp() > self._settings.session_ttl
+
+    def _stale(self, credential: db.Credential) -> bool:
+        """Whether its last use should be written now: at most once a minute, and often enough for short TTLs."""
+        if credential.used_at is None:
+            return True
+        interval = min(_TOUCH_SECONDS, self._settings.session_ttl / 4)
+        return time.time() - credential.used_at.timestamp() > interval
+
     async def _bearer(self, authorization: bytes) -> Principal:
         presented = authorization[7:].strip() if authorization[:7].lower() == b"bearer " else b""
         # Compare against every token, always: the time taken says nothing about which one nearly matched.
@@ -203,7 +217,7 @@ class Authenticator:
         now = time.monotonic()
         if self._live:
             entry = self._entries.get(digest)
-            if entry is not None and now - entry.fetched < _CACHE_SECONDS:
+            if entry is not None and now - entry.fetched < _CACHE_SECONDS and not self._expired(entry.credential):
                 self._entries.move_to_end(digest)
                 return entry.credential
         generation = self._generation
@@ -212,22 +226,17 @@ class Authenticator:
                 credential = await db.session_credential(conn, digest, self._settings.session_ttl)
             else:
                 credential = await db.key_credential(conn, digest)
-            if credential is not None and _stale(credential):
+            if credential is not None and self._stale(credential):
                 if session:
                     await db.touch_session(conn, digest)
                 elif credential.key_id is not None:
                     await db.touch_key(conn, credential.key_id)
+                credential = msgspec.structs.replace(credential, used_at=dt.datetime.now(dt.UTC))
         if self._live and generation == self._generation:
             self._entries[digest] = _Entry(credential, now)
             if len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
         return credential
-
-
-def _stale(credential: db.Credential) -> bool:
-    if credential.used_at is None:
-        return True
-    return time.time() - credential.used_at.timestamp() > _TOUCH_SECONDS
 
 
 @contextlib.asynccontextmanager
