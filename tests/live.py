@@ -84,7 +84,9 @@ class Server:
         """An empty library (the database is shared with the rest of the suite)."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            await conn.execute("TRUNCATE images, tag_aliases, tag_implications CASCADE")
+            await conn.execute("TRUNCATE images, tag_aliases, tag_implications, users, setup_codes CASCADE")
+            # The server caches who may sign in and whether the library is open; a TRUNCATE notifies nobody.
+            await conn.execute("SELECT pg_notify('reactbin_accounts_changed', '*')")
         finally:
             await conn.close()
 

@@ -1,5 +1,5 @@
-"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
-reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export | users`: the only place
+that reads the environment."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 import msgspec
 
+from reactbin import users_cli
 from reactbin.logs import configure_logging, uvicorn_log_config
 from reactbin.settings import ConfigError, Settings
 
@@ -101,6 +102,8 @@ def main(argv: list[str] | None = None) -> None:
     exporter.add_argument("directory", type=Path, metavar="DIR")
     _client_arguments(exporter)
 
+    users_cli.register(commands)
+
     args = parser.parse_args(argv)
     configure_logging("text")
     # httpx logs every request at INFO; import and export report progress themselves.
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
             _reindex(settings, args.data_dir, kinds, redo_all=args.all, wait=not args.no_wait)
         elif args.command == "openapi":
             _print_openapi(settings)
+        elif args.command == "users":
+            raise SystemExit(users_cli.run(settings, args))
     except ConfigError as exc:
         print(f"reactbin: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -145,7 +150,10 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
         help="the server's URL (default: REACTBIN_SERVER, else http://127.0.0.1:8000)",
     )
     command.add_argument(
-        "--token", default=os.environ.get("REACTBIN_TOKEN") or None, help="write token (default: REACTBIN_TOKEN)"
+        "--token",
+        default=os.environ.get("REACTBIN_TOKEN") or None,
+        help="an API key (rb_...; an upload-scoped one is enough to import) or an API_TOKENS token "
+        "(default: REACTBIN_TOKEN)",
     )
     command.add_argument("--jobs", type=int, default=4, help="files sent or fetched at once (default 4)")
     command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one answer")

@@ -31,7 +31,8 @@ Access = Literal["public", "read", "use", "favourite", "self", "write", "upload"
 - `read`: anyone while `PUBLIC_READ` is true (or the library is open), else any signed-in user or full key;
 - `use`: any role (viewers record uses); `favourite`, `self`: a real user (not an `API_TOKENS` token);
 - `write`: members and admins (`delete` of another's upload is refused by the domain); `upload`: the same, and
-  the only thing an `upload`-scoped key may do;
+  the only thing an `upload`-scoped key may do (besides routes marked `upload_key=True`: the lookup by hash an
+  importer makes before sending a file);
 - `admin`: admins (and `API_TOKENS` tokens).
 """
 
@@ -177,7 +178,7 @@ class AccessControl:
             if method not in _SAFE_METHODS:
                 self._check_forgery(principal, headers)
             if level != "public":
-                self._authorise(principal, level)
+                self._authorise(principal, level, handler)
         except ReactbinError:
             # Read the body first: a browser still sending an upload that is answered and cut off sees a network
             # error, not the 401/403 that tells it what to do.
@@ -205,8 +206,8 @@ class AccessControl:
         _, _, netloc = origin.partition(b"://")
         return bool(host) and netloc.lower() == host.lower()
 
-    def _authorise(self, principal: Principal, level: Access) -> None:
-        if principal.scope == "upload" and level != "upload":
+    def _authorise(self, principal: Principal, level: Access, handler: Any) -> None:
+        if principal.scope == "upload" and level != "upload" and not (handler.opt or {}).get("upload_key"):
             raise Forbidden("This API key may only upload images")
         if principal.role is None:
             if level == "read" and self._public_read:

@@ -53,8 +53,9 @@ def public_origin(settings: Settings, request: Request[Any, Any, Any]) -> str:
     summary="Find an image by the SHA-256 of its bytes",
     description="Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata "
     "was stripped), so a client can hash a local file and skip sending bytes the library already has. "
-    "HEAD answers the same status without a body.",
+    "HEAD answers the same status without a body. Upload-scoped API keys may call it too.",
     responses=errors(400, 404, 503),
+    opt=access("read", upload_key=True),
 )
 async def image_by_hash(
     request: Request[Any, Any, Any],
