@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 import msgspec
 from authlib.common.security import generate_token
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from authlib.oidc.core import CodeIDToken
@@ -53,6 +54,7 @@ class _Provider(msgspec.Struct, frozen=True):
     token_endpoint: str
     jwks_uri: str
     algorithms: list[str]
+    userinfo_endpoint: str | None = None
 
 
 class OidcClient:
@@ -90,6 +92,7 @@ class OidcClient:
                 token_endpoint=metadata["token_endpoint"],
                 jwks_uri=metadata["jwks_uri"],
                 algorithms=list(metadata.get("id_token_signing_alg_values_supported") or ["RS256"]),
+                userinfo_endpoint=metadata.get("userinfo_endpoint"),
             )
         except (KeyError, TypeError):
             log.warning("OpenID provider's discovery document lacks required fields")
@@ -136,7 +139,14 @@ class OidcClient:
         return Started(url=url, state=state)
 
     async def finish(
-        self, res: Resources, redirect_uri: str, *, state: str, browser_state: str | None, code: str
+        self,
+        res: Resources,
+        redirect_uri: str,
+        *,
+        state: str,
+        browser_state: str | None,
+        code: str,
+        issuer: str | None = None,
     ) -> accounts.SignedIn:
         """Check the callback's state against the browser's, exchange the code, verify the ID token, sign in.
 
@@ -152,6 +162,9 @@ class OidcClient:
             raise OidcFailed("The sign-in was already used or took too long: start again")
         nonce, verifier = started
         provider = await self.provider()
+        if issuer is not None and issuer != provider.issuer:
+            # RFC 9207: a response naming another issuer comes from a provider we did not send the browser to.
+            raise OidcFailed("The answer came from another provider")
         try:
             async with self._client(redirect_uri) as client:
                 token = await client.fetch_token(
@@ -160,11 +173,35 @@ class OidcClient:
         except httpx2.HTTPError as exc:
             log.warning("OpenID provider unavailable during the code exchange: %s", type(exc).__name__)
             raise OidcUnavailable() from exc
-        except OAuth2Error as exc:
+        except (OAuth2Error, OAuthError) as exc:
             log.info("OpenID provider refused the code: %s", exc.error)
             raise OidcFailed() from exc
         claims = await self._verified_claims(provider, token, nonce)
+        claims = await self._with_userinfo(provider, token, claims)
         return await self._sign_in(res, provider.issuer, claims)
+
+    async def _with_userinfo(
+        self, provider: _Provider, token: dict[str, Any], claims: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Many providers put the name and `groups` only in the UserInfo answer, not in the ID token; it may add
+        claims but never change who signed in (its `sub` must be the ID token's, OpenID Connect Core 5.3.2)."""
+        access_token = token.get("access_token")
+        if provider.userinfo_endpoint is None or not isinstance(access_token, str):
+            return claims
+        try:
+            async with self._http() as http:
+                response = await http.get(
+                    provider.userinfo_endpoint,
+                    headers={"authorization": f"Bearer {access_token}", "accept": "application/json"},
+                )
+            response.raise_for_status()
+            info = response.json()
+        except (httpx2.HTTPError, ValueError) as exc:
+            log.warning("OpenID provider's UserInfo unavailable: %s", type(exc).__name__)
+            raise OidcUnavailable() from exc
+        if not isinstance(info, dict) or info.get("sub") != claims["sub"]:
+            raise OidcFailed("The provider's UserInfo is about someone else")
+        return {**info, **claims}
 
     async def _verified_claims(self, provider: _Provider, token: dict[str, Any], nonce: str) -> dict[str, Any]:
         id_token = token.get("id_token")

@@ -68,6 +68,7 @@ async def oidc_callback(
     code: Annotated[str | None, QueryParameter(max_length=4096)] = None,
     returned_state: Annotated[str | None, QueryParameter(name="state", max_length=200)] = None,
     error: Annotated[str | None, QueryParameter(max_length=200)] = None,
+    iss: Annotated[str | None, QueryParameter(max_length=2000)] = None,
 ) -> Response[Any]:
     clear_state = _state_cookie(res, "", 0)
     try:
@@ -80,6 +81,7 @@ async def oidc_callback(
             state=returned_state,
             browser_state=request.cookies.get(STATE_COOKIE),
             code=code,
+            issuer=iss,
         )
     except ReactbinError as exc:
         page = _error_page(exc)
