@@ -100,9 +100,9 @@ class Server:
         body: dict[str, Any] = response.json()
         return body
 
-    async def get(self, path: str) -> httpx.Response:
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
-            return await client.get(path)
+            return await client.get(path, headers=headers)
 
 
 @contextlib.contextmanager

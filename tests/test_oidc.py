@@ -59,9 +59,7 @@ async def provider_login(location: str, login: str) -> str:
                 continue
             form = re.search(r'<form[^>]*action="([^"]+)"', response.text)
             assert form is not None, response.text
-            posted = await browser.post(
-                urljoin(url, form[1]), data={"prompt": "login", "login": login, "password": "anything"}
-            )
+            posted = await browser.post(urljoin(url, form[1]), data={"login": login, "password": "anything"})
             assert posted.status_code in (302, 303), posted.text
             url = urljoin(url, posted.headers["location"])
             if url.startswith(CALLBACK):

@@ -1,6 +1,6 @@
-// A real OpenID Connect provider on loopback for reactbin's tests: panva's certified oidc-provider with its
-// development login form (any login, any password). The tests start it with `node server.mjs` and read the
-// issuer from the first line it prints.
+// A real OpenID Connect provider on loopback for reactbin's tests: panva's certified oidc-provider with a plain
+// login form of our own (any login, any password; the provider's development form loads web fonts from the
+// internet, and the tests send traffic to loopback only). The tests start it with `node server.mjs`.
 //
 // Environment: PORT (required), CLIENT_ID, CLIENT_SECRET, REDIRECT_URI (reactbin's /auth/oidc/callback).
 // Accounts: the login typed in the form is the subject; logins starting with "admin" are in the group
@@ -50,7 +50,53 @@ const provider = new Provider(issuer, {
     }),
   }),
   cookies: { keys: ['reactbin-test-provider-cookie-key'] },
-  features: { devInteractions: { enabled: true } },
+  features: { devInteractions: { enabled: false } },
+  interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+});
+
+function escape(text) {
+  return String(text).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+async function readForm(req) {
+  let body = '';
+  for await (const chunk of req) {
+    body += chunk;
+    if (body.length > 65536) break;
+  }
+  return new URLSearchParams(body);
+}
+
+// The login step of every sign-in: a form, then the provider continues with the typed login as the account.
+provider.use(async (ctx, next) => {
+  const match = /^\/interaction\/([^/]+)(\/login)?$/.exec(ctx.path);
+  if (!match) return next();
+  const details = await provider.interactionDetails(ctx.req, ctx.res);
+  if (!match[2] && ctx.method === 'GET') {
+    ctx.type = 'html';
+    ctx.body = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Test ID: sign in</title></head>
+<body><main><h1>Test ID</h1>
+<form method="post" action="/interaction/${escape(details.uid)}/login">
+<label>Login <input name="login" required autofocus></label>
+<label>Password <input type="password" name="password" required></label>
+<button type="submit">Sign-in</button>
+</form></main></body></html>`;
+    return undefined;
+  }
+  if (match[2] && ctx.method === 'POST') {
+    const form = await readForm(ctx.req);
+    const login = form.get('login');
+    if (!login) {
+      ctx.status = 400;
+      ctx.body = 'login required';
+      return undefined;
+    }
+    ctx.respond = false;
+    await provider.interactionFinished(ctx.req, ctx.res, { login: { accountId: login } }, { mergeWithLastSubmission: false });
+    return undefined;
+  }
+  return next();
 });
 
 // Plain http on loopback: tell the provider it is not behind a TLS-terminating proxy.
