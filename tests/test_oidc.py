@@ -19,7 +19,7 @@ import pytest
 from reactbin.settings import OidcSettings
 from tests.accounts_support import make_user
 from tests.conftest import AppFactory
-from tests.live import free_port
+from tests.support.live import free_port
 from tests.support.oidc import ADMIN_GROUP, OidcProvider, running_provider
 
 ORIGIN = "http://testserver.local"

@@ -21,7 +21,7 @@ from reactbin.domain import accounts
 from reactbin.domain.resources import open_resources
 from reactbin.settings import Settings
 from tests.conftest import S3Server
-from tests.live import run_server
+from tests.support.live import run_server
 
 CONFIG = Path(__file__).parent / "schemathesis.toml"
 BUDGET_SECONDS = 30

@@ -14,7 +14,7 @@ from reactbin.domain import accounts
 from reactbin.domain.resources import open_resources
 from reactbin.settings import Settings
 from tests.conftest import S3Server
-from tests.live import run_server
+from tests.support.live import run_server
 from tests.test_transfer import image_bytes, run_cli
 
 REACTBIN = str(Path(sys.executable).parent / "reactbin")

@@ -16,7 +16,7 @@ from reactbin.domain.resources import open_resources
 from reactbin.settings import Settings
 from tests.conftest import S3Server
 from tests.e2e.conftest import Server, browser_session, make_image, run_server
-from tests.live import free_port
+from tests.support.live import free_port
 from tests.support.oidc import running_provider
 
 ADMIN_PASSWORD = "admin-password-0123"

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.live import free_port
+from tests.support.live import free_port
 
 PROVIDER_DIR = Path(__file__).parent / "oidc-provider"
 CLIENT_ID = "reactbin-test"

@@ -16,14 +16,14 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
 from reactbin.db.images import ImageRow
-from reactbin.domain import captions, favourites, search
+from reactbin.domain import captions, favourites, ingest, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
 from reactbin.errors import Forbidden, ImageNotFound, RateLimited, ReactbinError
 from reactbin.routes.access import access, principal_of
-from reactbin.routes.forms import multipart_operation, receive_upload
+from reactbin.routes.multipart import MAX_FIELD_BYTES, multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
     Image,
@@ -35,7 +35,6 @@ from reactbin.routes.schemas import (
     image_out,
     uploaded_out,
 )
-from reactbin.uploads import MAX_FIELD_BYTES
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -87,7 +86,7 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            result = await library.ingest_upload(res, form.file, tags, uploaded_by=principal.user_id)
+            result = await ingest.ingest_upload(res, form.file, tags, uploaded_by=principal.user_id)
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:

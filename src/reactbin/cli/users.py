@@ -12,9 +12,9 @@ import asyncio
 import secrets
 import sys
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reactbin.cli.common import data_dir_argument, embedded_defaults, load_settings
 from reactbin.errors import ReactbinError
 from reactbin.settings import Settings
 
@@ -27,22 +27,23 @@ ROLES = ("admin", "member", "viewer")
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `reactbin users` and its subcommands."""
     users = commands.add_parser("users", help="create users, change roles, disable, reset passwords")
-    users.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+    data_dir_argument(users)
+    users.set_defaults(run=run)
     actions = users.add_subparsers(dest="action", required=True)
 
     create = actions.add_parser("create", help="create a user; prints a generated password unless --password-stdin")
     create.add_argument("name")
     create.add_argument("--role", choices=ROLES, default="member")
     create.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    create.set_defaults(run=_create)
+    create.set_defaults(act=_create)
 
     listing = actions.add_parser("list", help="list users with their role and state")
-    listing.set_defaults(run=_list)
+    listing.set_defaults(act=_list)
 
     role = actions.add_parser("set-role", help="change a user's role")
     role.add_argument("name")
     role.add_argument("role", choices=ROLES)
-    role.set_defaults(run=_set_role)
+    role.set_defaults(act=_set_role)
 
     for action, disabled in (("disable", True), ("enable", False)):
         toggle = actions.add_parser(
@@ -50,33 +51,32 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
             help="disable a user (their sessions and keys stop at once)" if disabled else "enable a disabled user",
         )
         toggle.add_argument("name")
-        toggle.set_defaults(run=_toggle(disabled))
+        toggle.set_defaults(act=_toggle(disabled))
 
     reset = actions.add_parser("reset-password", help="set a new password (ends the user's sessions and keys)")
     reset.add_argument("name")
     reset.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
-    reset.set_defaults(run=_reset_password)
+    reset.set_defaults(act=_reset_password)
 
     remove = actions.add_parser("delete", help="delete a user; their uploads stay, with no uploader")
     remove.add_argument("name")
-    remove.set_defaults(run=_delete)
+    remove.set_defaults(act=_delete)
 
 
 Action = Callable[["Resources", argparse.Namespace], Awaitable[None]]
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     """Run the chosen action; 0 on success, 1 when the library refused it (the reason is printed)."""
-    from reactbin.cli import _embedded_defaults
     from reactbin.domain.resources import open_resources
 
-    action: Action = args.run
+    action: Action = args.act
 
     async def go(local: Settings) -> None:
         async with open_resources(local, cpu_threads=1, serving=False) as res:
             await action(res, args)
 
-    with _embedded_defaults(settings, args.data_dir) as local:
+    with embedded_defaults(load_settings(), args.data_dir) as local:
         try:
             asyncio.run(go(local))
         except ReactbinError as exc:
