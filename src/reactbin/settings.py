@@ -118,6 +118,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     session_ttl: float = 30 * 24 * 3600.0
     """A session unused this long (`SESSION_TTL`) is signed out."""
     oidc: OidcSettings | None = None
+    auth_cache: bool = True
+    """Keep looked-up credentials for a few seconds per process (`AUTH_CACHE`), invalidated across replicas by
+    LISTEN/NOTIFY; false looks every credential up per request (what bench/ compares it with)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -201,6 +204,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             public_read=reader.boolean("PUBLIC_READ", True),
             session_ttl=reader.duration("SESSION_TTL", 30 * 24 * 3600.0),
             oidc=_oidc(reader),
+            auth_cache=reader.boolean("AUTH_CACHE", True),
         )
 
     def with_database_url(self, url: str) -> Settings:

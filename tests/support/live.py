@@ -56,6 +56,7 @@ _SERVICE_VARS = (
     "PUBLIC_READ",
     "SESSION_TTL",
     "OIDC_",
+    "AUTH_CACHE",
 )
 
 

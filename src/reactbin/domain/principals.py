@@ -232,7 +232,7 @@ class Authenticator:
                 elif credential.key_id is not None:
                     await db.touch_key(conn, credential.key_id)
                 credential = msgspec.structs.replace(credential, used_at=dt.datetime.now(dt.UTC))
-        if self._live and generation == self._generation:
+        if self._live and generation == self._generation and self._settings.auth_cache:
             self._entries[digest] = _Entry(credential, now)
             if len(self._entries) > self._capacity:
                 self._entries.popitem(last=False)
