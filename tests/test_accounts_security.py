@@ -12,7 +12,7 @@ from typing import Any
 import asyncpg
 import pytest
 
-from reactbin.domain import accounts
+from reactbin.domain import accounts, passwords
 from reactbin.domain.resources import open_resources
 from reactbin.errors import InvalidCredentials, RateLimited
 from tests.accounts_support import PASSWORD, Session, bearer, make_user, new_key, sign_in
@@ -310,3 +310,77 @@ async def test_no_secret_reaches_a_log_line_or_an_error_body(
     for secret in secrets_seen:
         assert not any(secret in line for line in lines), secret
         assert not any(secret in body for body in bodies if "csrf_token" not in body), secret
+
+
+async def test_a_hash_made_with_older_parameters_is_redone_at_sign_in(
+    make_client: AppFactory, db: asyncpg.Connection
+) -> None:
+    from argon2 import PasswordHasher, Type
+
+    old = PasswordHasher(time_cost=1, memory_cost=8 * 1024, parallelism=1, type=Type.ID).hash(PASSWORD)
+    async with make_client() as client:
+        user = await make_user(client, "alice", "member")
+        await db.execute("UPDATE users SET password_hash = $2 WHERE id = $1", user.id, old)
+        signed_in = await client.post("/api/v1/session", json={"username": "alice", "password": PASSWORD})
+        stored = await db.fetchval("SELECT password_hash FROM users WHERE id = $1", user.id)
+    assert signed_in.status_code == 200
+    assert stored != old
+    assert stored.startswith(f"$argon2id$v=19$m={passwords.MEMORY_KIB},t={passwords.TIME_COST},p=1$")
+
+
+async def test_cookies_never_authenticate_the_chat_integration_routes(
+    database_url: str, db: asyncpg.Connection
+) -> None:
+    """Chat platforms sign their own requests; a browser's cookie must not turn such a route into a CSRF target."""
+    import contextlib
+    from collections.abc import AsyncIterator
+
+    from litestar import Litestar, Request, post
+    from litestar.middleware import DefineMiddleware
+    from litestar.testing import AsyncTestClient
+
+    from reactbin.db.pool import create_pool
+    from reactbin.domain.principals import Authenticator
+    from reactbin.routes.access import AccessControl, access, principal_of
+    from reactbin.routes.errors import EXCEPTION_HANDLERS
+    from reactbin.settings import Settings
+
+    settings = Settings(database_url=database_url)
+    holder: dict[str, Authenticator] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        pool = await create_pool(settings)
+        holder["auth"] = Authenticator(pool, settings)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    @post("/api/v1/integrations/chat", opt=access("use"), status_code=200)
+    async def chat(request: Request[Any, Any, Any]) -> dict[str, str | None]:
+        return {"auth": principal_of(request).auth}
+
+    @post("/api/v1/elsewhere", opt=access("use"), status_code=200)
+    async def elsewhere(request: Request[Any, Any, Any]) -> dict[str, str | None]:
+        return {"auth": principal_of(request).auth}
+
+    app = Litestar(
+        route_handlers=[chat, elsewhere],
+        lifespan=[lifespan],
+        middleware=[
+            DefineMiddleware(AccessControl, authenticator=lambda: holder.get("auth"), public_read=True, public_url=None)
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+    )
+    async with open_resources(settings, cpu_threads=1, serving=False) as res:
+        user = await accounts.create_user(res, "alice", "member", PASSWORD)
+        session_id = (await accounts.start_session(res, user.id)).session_id
+    from reactbin.domain.principals import csrf_token_of
+
+    headers = {"cookie": f"reactbin_session={session_id}", "x-csrf-token": csrf_token_of(session_id)}
+    async with AsyncTestClient(app) as client:
+        integration = await client.post("/api/v1/integrations/chat", headers=headers)
+        other = await client.post("/api/v1/elsewhere", headers=headers)
+    assert integration.status_code == 401  # the cookie was ignored: anonymous on a library with users
+    assert other.json() == {"auth": "session"}
