@@ -127,7 +127,7 @@ async def sign_in(
     summary="Sign out",
     description="Ends this session everywhere at once and clears the cookie.",
     opt=access("public", principal=True),
-    responses=errors(403, 503),
+    responses=errors(401, 403, 503),
     response_cookies=[Cookie(key=SESSION_COOKIE, value="", path="/", httponly=True, samesite="lax", max_age=0)],
 )
 async def sign_out(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> None:
