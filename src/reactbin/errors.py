@@ -236,7 +236,7 @@ class Unauthorized(ReactbinError):
 
     status_code = 401
     code = "unauthorized"
-    detail = "Sign in, or send Authorization: Bearer <API key>"
+    detail = "This server needs a write token: sign in, or send Authorization: Bearer <API key or token>"
 
 
 class InvalidCredentials(ReactbinError):

@@ -213,6 +213,8 @@ class AccessControl:
         if principal.role is None:
             if level == "read" and self._public_read:
                 return
+            if level == "read":
+                raise Unauthorized("This library is private: sign in, or send Authorization: Bearer <API key>")
             raise Unauthorized()
         if level == "read":
             return
