@@ -55,6 +55,8 @@ async def _open_library(dsn: str) -> None:
 
 
 async def _close_library(dsn: str, workdir: Path) -> Credentials:
+    """A fresh user with a new session and key (any earlier ones are deleted first)."""
+    await _open_library(dsn)
     settings = Settings(database_url=dsn, storage_dir=workdir / "unused-objects")
     async with open_resources(settings, cpu_threads=1, serving=False) as res:
         user = await accounts.create_user(res, "bench", "member", PASSWORD)
