@@ -79,17 +79,20 @@ def run_auth(report: Report, loop: Loopback, plan: Plan) -> None:
     stored = asyncio.run(_count_images(dsn))
     if stored < 1000:
         seed_images(dsn, 5000)
-    shape = f"wrk -t{plan.wrk_threads} -c{plan.wrk_connections}, {plan.wrk_rounds}x{plan.wrk_seconds} s per load"
+    # Twice the rounds of half the length: the loads compared here differ by a few percent, less than the drift of a
+    # shared machine over a minute, so they are interleaved as finely as wrk's warm-up allows.
+    rounds, seconds = plan.wrk_rounds * 2, max(2, plan.wrk_seconds // 2)
+    shape = f"wrk -t{plan.wrk_threads} -c{plan.wrk_connections}, {rounds}x{seconds} s per load"
 
     for cached in (True, False):
         stack.extra_env = {"AUTH_CACHE": "true" if cached else "false"}
         server = stack.start_server()
         runs: dict[str, list[WrkResult]] = {"open": [], "anonymous": [], "cookie": [], "key": []}
-        for round_ in range(plan.wrk_rounds):
+        for round_ in range(rounds):
             # Odd rounds measure the signed-in loads first, so neither side always runs right after a switch.
             if round_ % 2 == 0:
                 asyncio.run(_open_library(dsn))
-                runs["open"].append(_wrk(server.base_url, (), plan))
+                runs["open"].append(_wrk(server.base_url, (), plan, seconds))
             credentials = asyncio.run(_close_library(dsn, loop.workdir))
             loads = {
                 "cookie": (f"Cookie: reactbin_session={credentials.cookie}",),
@@ -100,10 +103,10 @@ def run_auth(report: Report, loop: Loopback, plan: Plan) -> None:
                 status, body = server.request("GET", LIST_PATH, headers=dict(h.split(": ", 1) for h in headers))
                 if status != 200 or body.count(b'"file_url"') != 50:
                     raise BenchError(f"GET {LIST_PATH} as {name} answered {status}: {body[:300]!r}")
-                runs[name].append(_wrk(server.base_url, headers, plan))
+                runs[name].append(_wrk(server.base_url, headers, plan, seconds))
             if round_ % 2 == 1:
                 asyncio.run(_open_library(dsn))
-                runs["open"].append(_wrk(server.base_url, (), plan))
+                runs["open"].append(_wrk(server.base_url, (), plan, seconds))
         results = {name: combine_wrk(found) for name, found in runs.items()}
         base = results["open"].requests_per_second
         mode = "cache on (default)" if cached else "AUTH_CACHE=false: every credential looked up per request"
@@ -126,10 +129,10 @@ def run_auth(report: Report, loop: Loopback, plan: Plan) -> None:
     _sign_in_costs(report, section, server.base_url, dsn, loop.workdir)
 
 
-def _wrk(base_url: str, headers: tuple[str, ...], plan: Plan) -> WrkResult:
+def _wrk(base_url: str, headers: tuple[str, ...], plan: Plan, seconds: int) -> WrkResult:
     return run_wrk(
         base_url + LIST_PATH,
-        seconds=plan.wrk_seconds,
+        seconds=seconds,
         threads=plan.wrk_threads,
         connections=plan.wrk_connections,
         headers=headers,

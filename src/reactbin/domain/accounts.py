@@ -19,10 +19,9 @@ import msgspec
 from reactbin.db import accounts as db
 from reactbin.db import ratelimits
 from reactbin.domain import passwords
-from reactbin.domain.principals import KEY_PREFIX, Principal, credential_hash
+from reactbin.domain.principals import KEY_PREFIX, credential_hash
 from reactbin.domain.resources import Resources
 from reactbin.errors import (
-    Forbidden,
     InvalidCredentials,
     InvalidSetupCode,
     InvalidUserName,
@@ -253,16 +252,6 @@ async def end_session(res: Resources, session_hash: bytes) -> None:
         user_id = await db.delete_session(conn, session_hash)
         if user_id is not None:
             await db.notify_changed(conn, user_id)
-
-
-async def current_user(res: Resources, principal: Principal) -> db.UserRow:
-    if principal.user_id is None:
-        raise Forbidden("This needs a signed-in user (API_TOKENS tokens act for nobody in particular)")
-    async with res.db() as conn:
-        user = await db.get_user(conn, principal.user_id)
-    if user is None:
-        raise UserNotFound()
-    return user
 
 
 # First-run setup

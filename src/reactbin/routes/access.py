@@ -5,7 +5,6 @@ from __future__ import annotations
 import hmac
 import json
 from collections.abc import Callable, Iterable
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Literal
 
 from litestar import Litestar, Request
@@ -229,16 +228,17 @@ def _headers(scope: Scope) -> dict[bytes, bytes]:
 
 
 def _cookie(headers: dict[bytes, bytes], name: str) -> str | None:
+    """One cookie's value. Plain splitting, not `http.cookies` (several times slower, on every signed-in request):
+    session ids are base64url, so a value that needs quoting or escaping is no session of ours anyway."""
     raw = headers.get(b"cookie")
     if raw is None:
         return None
-    cookies = SimpleCookie()
-    try:
-        cookies.load(raw.decode("latin-1"))
-    except CookieError:
-        return None
-    morsel = cookies.get(name)
-    return morsel.value if morsel is not None else None
+    wanted = name.encode() + b"="
+    for part in raw.split(b";"):
+        part = part.strip()
+        if part.startswith(wanted):
+            return part[len(wanted) :].decode("latin-1")
+    return None
 
 
 class UploadRateLimit:
