@@ -38,12 +38,14 @@ async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
     return image
 
 
-async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:
-    """Newest first, filtered by every tag given, one keyset page at a time."""
+async def list_images(
+    res: Resources, *, tags: list[str], limit: int, cursor: str | None, viewer: uuid.UUID | None = None
+) -> ImagePage:
+    """Newest first, filtered by every tag given, one keyset page at a time; rows say whether `viewer` marked them."""
     wanted = normalise_tags(list(tags))
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
-        rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after)
+        rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after, viewer=viewer)
     items, next_cursor = page_of(rows, limit)
     return ImagePage(items=items, next_cursor=next_cursor)
 

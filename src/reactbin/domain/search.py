@@ -176,4 +176,5 @@ async def resolve(
         whole_text=whole or None,
         phrase_text=whole if len(free) > 1 and len(whole) >= MIN_INDEXED_TEXT else None,
         indexed=anchored,
+        viewer=viewer,
     )

@@ -99,9 +99,11 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
 
 
 async def images_out(res: Resources, request: Request[Any, Any, Any], rows: list[ImageRow]) -> list[Image]:
-    """Image objects with `favourite` for the requesting user (one query for the whole page)."""
-    marked = await favourites.favourites_among(res, principal_of(request).user_id, [row.id for row in rows])
-    return [image_out(row, res.urls, favourite=row.id in marked) for row in rows]
+    """Image objects with `favourite` for the requesting user: from the rows when their query asked (lists and
+    searches), else one query for the whole page."""
+    unknown = [row.id for row in rows if row.favourite is None]
+    marked = await favourites.favourites_among(res, principal_of(request).user_id, unknown) if unknown else set()
+    return [image_out(row, res.urls, favourite=bool(row.favourite) or row.id in marked) for row in rows]
 
 
 async def one_image_out(res: Resources, request: Request[Any, Any, Any], row: ImageRow) -> Image:
@@ -135,10 +137,10 @@ async def list_images(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
 ) -> ImageList:
-    if q is None and seed is None:
-        page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
-        return ImageList(items=await images_out(res, request, page.items), next_cursor=page.next_cursor)
     viewer = principal_of(request).user_id
+    if q is None and seed is None:
+        page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor, viewer=viewer)
+        return ImageList(items=await images_out(res, request, page.items), next_cursor=page.next_cursor)
     found = await search.search_images(
         res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed, viewer=viewer
     )
