@@ -185,3 +185,17 @@ async def test_without_oidc_the_routes_say_so(make_client: AppFactory) -> None:
         options = (await client.get("/api/v1/sign-in")).json()
     assert login.status_code == 404
     assert options["oidc"] is None
+
+
+async def test_a_disabled_user_cannot_sign_in_through_the_provider(
+    make_client: AppFactory, provider: OidcProvider, db: asyncpg.Connection
+) -> None:
+    async with make_client(**oidc_settings(provider)) as client:
+        first = await client.get(path_of(await provider_login(await start(client), "dora")), follow_redirects=False)
+        await db.execute("UPDATE users SET disabled = true WHERE name = 'dora'")
+        client.cookies.clear()
+        again = await client.get(path_of(await provider_login(await start(client), "dora")), follow_redirects=False)
+    assert first.status_code == 302
+    assert again.status_code == 400
+    assert "disabled" in again.text
+    assert "reactbin_session" not in again.cookies
