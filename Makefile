@@ -14,8 +14,10 @@ UI_SOURCES := $(shell find ui -path ui/node_modules -prune -o -path ui/dist -pru
 run: $(INSTALLED) $(UI_BUILT) ocr-system
 	$(BIN)/reactbin dev
 
+OIDC_PROVIDER := tests/support/oidc-provider
+
 # pytest exits 5 when it collected no tests: that is a broken suite here, never a pass.
-test: $(INSTALLED) $(UI_BUILT) chromium ocr-system
+test: $(INSTALLED) $(UI_BUILT) $(OIDC_PROVIDER)/node_modules/.installed chromium ocr-system
 	$(BIN)/pytest; status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$status
 
@@ -31,6 +33,11 @@ $(INSTALLED): pyproject.toml
 	touch $@
 
 ui: $(UI_BUILT)
+
+# The OpenID provider the OIDC tests sign in through (panva's oidc-provider, pinned in its package-lock.json).
+$(OIDC_PROVIDER)/node_modules/.installed: $(OIDC_PROVIDER)/package-lock.json
+	cd $(OIDC_PROVIDER) && npm ci --no-audit --no-fund
+	touch $@
 
 $(UI_BUILT): $(UI_SOURCES)
 	@if [ -f ui/package.json ]; then \

@@ -8,23 +8,32 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 
+from reactbin.domain import accounts
+from reactbin.domain.oidc import OidcClient
+from reactbin.domain.principals import Authenticator
+from reactbin.domain.principals import listening as following_accounts
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
+from reactbin.errors import DatabaseUnavailable
 from reactbin.media.ocr import CaptionReader
-from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess
+from reactbin.routes.access import AccessControl, AccurateAllow, SecurityHeaders, UploadRateLimit
 from reactbin.routes.api import OPENAPI, close_request_schemas, route_handlers
 from reactbin.routes.errors import EXCEPTION_HANDLERS
 from reactbin.routes.multipart import FORM_OVERHEAD
 from reactbin.routes.telemetry import PoolGauges, RequestTelemetry, RouteLabels
 from reactbin.settings import RateLimit, Settings
 from reactbin.worker import periodic_maintenance, running_worker
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, caption_reader: CaptionReader | None = None, freeze_gc: bool = False) -> Litestar:
@@ -43,6 +52,14 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             app.state.resources = resources
             app.state.rate_limiter = _rate_limiter(settings.upload_rate_limit, settings, resources)
             app.state.use_limiter = _rate_limiter(settings.use_rate_limit, settings, resources)
+            authenticator = Authenticator(resources.pool, settings)
+            if settings.database_url:
+                await stack.enter_async_context(
+                    following_accounts(authenticator, settings.database_url, settings.db_connect_timeout)
+                )
+            app.state.authenticator = authenticator
+            app.state.oidc = OidcClient(settings.oidc) if settings.oidc is not None else None
+            await _offer_setup(resources)
             if settings.run_worker:
                 # The one-process set-up (`reactbin dev`) runs its jobs here; it stops before the pool closes.
                 await stack.enter_async_context(
@@ -59,23 +76,31 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         resources: Resources = state.resources
         return resources
 
+    started: list[Litestar] = []
     app = Litestar(
         route_handlers=route_handlers(settings, settings.ui_dir if settings.ui_dir is not None else _default_ui_dir()),
         lifespan=[lifespan],
+        # After routing, so each handler's `access` is known (routes/access.py).
+        middleware=[
+            DefineMiddleware(
+                AccessControl,
+                authenticator=lambda: getattr(started[0].state, "authenticator", None) if started else None,
+                public_read=settings.public_read,
+                public_url=settings.public_url,
+            )
+        ],
         dependencies={"res": Provide(provide_resources, sync_to_thread=False)},
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_upload_bytes + FORM_OVERHEAD,
         openapi_config=OPENAPI,
         logging_config=None,
     )
+    started.append(app)
     close_request_schemas(app)
     # Telemetry is outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
     app.asgi_handler = RequestTelemetry(
         SecurityHeaders(
-            WriteAccess(
-                UploadRateLimit(AccurateAllow(app.asgi_handler, app), lambda: getattr(app.state, "rate_limiter", None)),
-                settings.api_tokens,
-            ),
+            UploadRateLimit(AccurateAllow(app.asgi_handler, app), lambda: getattr(app.state, "rate_limiter", None)),
             settings.public_base_url,
         ),
         RouteLabels(app),
@@ -84,6 +109,23 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         after_request=PoolGauges(app),
     )
     return app
+
+
+async def _offer_setup(resources: Resources) -> None:
+    """With no admin yet, log the one-time URL of the setup screen (each serving process logs its own code)."""
+    try:
+        code = await accounts.offer_setup(resources)
+    except DatabaseUnavailable:
+        log.warning("the database is unavailable: no setup code was made; restart once it is up")
+        return
+    if code is not None:
+        origin = resources.settings.public_url or ""
+        log.warning(
+            "This library has no admin yet. Create one at %s/setup?code=%s (a one-time code: it stops working once "
+            "an admin exists), or run `reactbin users create NAME --role admin`.",
+            origin,
+            code,
+        )
 
 
 def _rate_limiter(rule: RateLimit | None, settings: Settings, resources: Resources) -> RateLimiter | None:

@@ -229,3 +229,99 @@ class InvalidText(ReactbinError):
     status_code = 422
     code = "invalid_text"
     detail = "Invalid caption text"
+
+
+class Unauthorized(ReactbinError):
+    """No credentials, or credentials that name nobody (sent with `WWW-Authenticate`)."""
+
+    status_code = 401
+    code = "unauthorized"
+    detail = "This server needs a write token: sign in, or send Authorization: Bearer <API key or token>"
+
+
+class InvalidCredentials(ReactbinError):
+    """Wrong password and unknown user are the same answer, so neither can be told from the other."""
+
+    status_code = 401
+    code = "invalid_credentials"
+    detail = "Wrong user name or password"
+
+
+class Forbidden(ReactbinError):
+    status_code = 403
+    code = "forbidden"
+    detail = "Your role does not allow this"
+
+
+class CsrfFailed(ReactbinError):
+    status_code = 403
+    code = "csrf_failed"
+    detail = "A signed-in browser write needs the X-CSRF-Token header and this site's Origin"
+
+
+class InvalidSetupCode(ReactbinError):
+    status_code = 403
+    code = "invalid_setup_code"
+    detail = "The setup code is wrong; the server logged the right one when it started"
+
+
+class SetupDone(ReactbinError):
+    status_code = 409
+    code = "setup_done"
+    detail = "This library already has users: sign in instead"
+
+
+class InvalidPassword(ReactbinError):
+    status_code = 422
+    code = "invalid_password"
+    detail = "A password has 10 to 256 characters"
+
+
+class InvalidUserName(ReactbinError):
+    status_code = 422
+    code = "invalid_user_name"
+    detail = "A user name is 1-32 letters, digits or . _ -"
+
+
+class UserExists(ReactbinError):
+    status_code = 409
+    code = "user_exists"
+    detail = "A user with this name (ignoring case) already exists"
+
+
+class UserNotFound(ReactbinError):
+    status_code = 404
+    code = "user_not_found"
+    detail = "No such user"
+
+
+class LastAdmin(ReactbinError):
+    status_code = 409
+    code = "last_admin"
+    detail = "At least one active admin must remain"
+
+
+class KeyNotFound(ReactbinError):
+    status_code = 404
+    code = "key_not_found"
+    detail = "No such API key"
+
+
+class OidcUnavailable(ReactbinError):
+    """The OpenID provider could not be reached or answered nonsense; never a 500."""
+
+    status_code = 502
+    code = "oidc_unavailable"
+    detail = "The sign-in provider could not be reached; try again later"
+
+
+class OidcFailed(ReactbinError):
+    status_code = 400
+    code = "oidc_failed"
+    detail = "The sign-in through the provider could not be completed; start again"
+
+
+class OidcDisabled(ReactbinError):
+    status_code = 404
+    code = "oidc_disabled"
+    detail = "OpenID Connect sign-in is not configured"

@@ -62,6 +62,20 @@ class RateLimit(msgspec.Struct, frozen=True):
     seconds: int
 
 
+class OidcSettings(msgspec.Struct, frozen=True, kw_only=True):
+    """Sign-in through an OpenID Connect provider (`OIDC_*`)."""
+
+    issuer: str
+    client_id: str
+    client_secret: str | None = None
+    default_role: Literal["admin", "member", "viewer"] = "member"
+    admin_group: str | None = None
+    """A value of the ID token's `groups` claim that makes the user an admin."""
+    name: str = "OpenID Connect"
+    """What the sign-in button says: "Sign in with <name>" (`OIDC_NAME`)."""
+    timeout: float = 5.0
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Everything the service needs to run, validated."""
 
@@ -99,6 +113,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_log: bool = False
     metrics: bool = True
     log_format: Literal["text", "json"] = "text"
+    public_read: bool = True
+    """Once a user exists, anonymous requests may still read (`PUBLIC_READ`); false makes every read need a user."""
+    session_ttl: float = 30 * 24 * 3600.0
+    """A session unused this long (`SESSION_TTL`) is signed out."""
+    oidc: OidcSettings | None = None
+    auth_cache: bool = True
+    """Keep looked-up credentials for a few seconds per process (`AUTH_CACHE`), invalidated across replicas by
+    LISTEN/NOTIFY; false looks every credential up per request (what bench/ compares it with)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -179,6 +201,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             ocr_timeout=reader.number("OCR_TIMEOUT", 30.0, float, minimum=0.01),
             ocr_threads=reader.number("OCR_THREADS", 1, int, minimum=1),
             ocr_frames=reader.number("OCR_FRAMES", 3, int, minimum=1),
+            public_read=reader.boolean("PUBLIC_READ", True),
+            session_ttl=reader.duration("SESSION_TTL", 30 * 24 * 3600.0),
+            oidc=_oidc(reader),
+            auth_cache=reader.boolean("AUTH_CACHE", True),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -265,6 +291,30 @@ def _tokens(raw: str) -> tuple[str, ...]:
     if any(len(token) < 16 for token in tokens):
         raise ConfigError("API_TOKENS must be comma-separated tokens of at least 16 characters")
     return tokens
+
+
+def _oidc(reader: _EnvReader) -> OidcSettings | None:
+    issuer = reader.get("OIDC_ISSUER", "")
+    client_id = reader.get("OIDC_CLIENT_ID", "")
+    if not issuer and not client_id:
+        return None
+    if not issuer:
+        raise ConfigError("OIDC_ISSUER is required when OIDC_CLIENT_ID is set")
+    if not client_id:
+        raise ConfigError("OIDC_CLIENT_ID is required when OIDC_ISSUER is set")
+    _require_http_url("OIDC_ISSUER", issuer)
+    role = reader.get("OIDC_DEFAULT_ROLE", "member").lower()
+    if role not in ("admin", "member", "viewer"):
+        raise ConfigError(f"OIDC_DEFAULT_ROLE must be admin, member or viewer, got {role!r}")
+    return OidcSettings(
+        issuer=issuer,
+        client_id=client_id,
+        client_secret=reader.get("OIDC_CLIENT_SECRET", "") or None,
+        default_role=role,  # type: ignore[arg-type]
+        admin_group=reader.get("OIDC_ADMIN_GROUP", "") or None,
+        name=reader.get("OIDC_NAME", "") or "OpenID Connect",
+        timeout=reader.number("OIDC_TIMEOUT", 5.0, float, minimum=0.1),
+    )
 
 
 def _require_http_url(name: str, value: str) -> None:

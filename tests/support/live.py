@@ -52,6 +52,11 @@ _SERVICE_VARS = (
     "METRICS",
     "PROMETHEUS_MULTIPROC_DIR",
     "UI_DIR",
+    "PUBLIC_URL",
+    "PUBLIC_READ",
+    "SESSION_TTL",
+    "OIDC_",
+    "AUTH_CACHE",
 )
 
 
@@ -80,7 +85,9 @@ class Server:
         """An empty library (the database is shared with the rest of the suite)."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            await conn.execute("TRUNCATE images, tag_aliases, tag_implications CASCADE")
+            await conn.execute("TRUNCATE images, tag_aliases, tag_implications, users, setup_codes CASCADE")
+            # The server caches who may sign in and whether the library is open; a TRUNCATE notifies nobody.
+            await conn.execute("SELECT pg_notify('reactbin_accounts_changed', '*')")
         finally:
             await conn.close()
 
@@ -94,9 +101,9 @@ class Server:
         body: dict[str, Any] = response.json()
         return body
 
-    async def get(self, path: str) -> httpx.Response:
+    async def get(self, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
         async with httpx.AsyncClient(base_url=self.api, timeout=30) as client:
-            return await client.get(path)
+            return await client.get(path, headers=headers)
 
 
 @contextlib.contextmanager

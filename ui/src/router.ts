@@ -8,6 +8,10 @@ export type Route =
   | { view: "rules" }
   | { view: "detail"; id: string }
   | { view: "upload" }
+  | { view: "signin" }
+  | { view: "setup"; code: string }
+  | { view: "keys" }
+  | { view: "users" }
   | { view: "missing" };
 
 export function parseRoute(location: Pick<Location, "pathname" | "search">): Route {
@@ -20,6 +24,10 @@ export function parseRoute(location: Pick<Location, "pathname" | "search">): Rou
   }
   if (path === "/upload") return { view: "upload" };
   if (path === "/tag-rules") return { view: "rules" };
+  if (path === "/signin") return { view: "signin" };
+  if (path === "/setup") return { view: "setup", code: new URLSearchParams(location.search).get("code") ?? "" };
+  if (path === "/keys") return { view: "keys" };
+  if (path === "/users") return { view: "users" };
   const detail = /^\/images\/([^/]+)$/.exec(path);
   if (detail?.[1]) return { view: "detail", id: decodeURIComponent(detail[1]) };
   return { view: "missing" };
@@ -85,7 +93,7 @@ export function startRouter(): void {
     const anchor = (event.target as Element | null)?.closest?.("a[href]");
     if (!(anchor instanceof HTMLAnchorElement)) return;
     if (anchor.target || anchor.hasAttribute("download") || anchor.origin !== location.origin) return;
-    if (anchor.pathname.startsWith("/api/")) return;
+    if (anchor.pathname.startsWith("/api/") || anchor.pathname.startsWith("/auth/")) return;
     if (anchor.hash && anchor.pathname === location.pathname && anchor.search === location.search) return;
     event.preventDefault();
     navigate(anchor.pathname + anchor.search);

@@ -11,11 +11,11 @@ import argparse
 import logging
 import sys
 
-from reactbin.cli import maintenance, server, transfer
+from reactbin.cli import maintenance, server, transfer, users
 from reactbin.logs import configure_logging
 from reactbin.settings import ConfigError
 
-GROUPS = (server, maintenance, transfer)
+GROUPS = (server, maintenance, transfer, users)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,10 @@ def _client_arguments(command: argparse.ArgumentParser) -> None:
         help="the server's URL (default: REACTBIN_SERVER, else http://127.0.0.1:8000)",
     )
     command.add_argument(
-        "--token", default=os.environ.get("REACTBIN_TOKEN") or None, help="write token (default: REACTBIN_TOKEN)"
+        "--token",
+        default=os.environ.get("REACTBIN_TOKEN") or None,
+        help="an API key (rb_...; an upload-scoped one is enough to import) or an API_TOKENS token "
+        "(default: REACTBIN_TOKEN)",
     )
     command.add_argument("--jobs", type=int, default=4, help="files sent or fetched at once (default 4)")
     command.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for any one answer")

@@ -38,6 +38,10 @@ class ImageRow(msgspec.Struct, frozen=True, kw_only=True):
     placeholder: str | None = None
     text: str | None = None
     text_status: TextStatus = "pending"
+    uploaded_by: uuid.UUID | None = None
+    uploaded_by_name: str | None = None
+    favourite: bool | None = None
+    """Whether the viewer a list was made for marked it; None when no viewer was asked about."""
 
 
 class ContentRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -72,6 +76,7 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     frame_count: int | None = None
     has_audio: bool = False
     placeholder: str | None = None
+    uploaded_by: uuid.UUID | None = None
 
 
 class TagCount(msgspec.Struct, frozen=True):
@@ -96,8 +101,15 @@ _COLUMNS = """
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
     i.text, i.text_status,
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags,
-    i.use_count, i.last_used_at
+    i.use_count, i.last_used_at,
+    i.uploaded_by, (SELECT u.name FROM users u WHERE u.id = i.uploaded_by) AS uploaded_by_name
 """
+
+
+def favourite_column(viewer: str) -> str:
+    """The `favourite` column of a viewer (a `$n` placeholder): one index probe per row, in the same query, so a
+    signed-in list costs no extra round trip."""
+    return f", EXISTS (SELECT 1 FROM favourites v WHERE v.user_id = {viewer} AND v.image_id = i.id) AS favourite"
 
 
 def _image(record: asyncpg.Record) -> ImageRow:
@@ -163,8 +175,8 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         """
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
                             thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
-                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true)
+                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed, uploaded_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17)
         RETURNING created_at
         """,
         image.id,
@@ -183,6 +195,7 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.frame_count,
         image.has_audio,
         image.placeholder,
+        image.uploaded_by,
     )
     return created_at
 
@@ -254,6 +267,12 @@ async def delete_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> Deleted
     return DeletedImage(record["hash"], record["storage_key"], record["thumbnail_key"], record["preview_key"])
 
 
+async def uploader_of(conn: asyncpg.Connection, image_id: uuid.UUID) -> tuple[bool, uuid.UUID | None]:
+    """Whether the image exists and who uploaded it; the row stays locked until the transaction ends."""
+    record = await conn.fetchrow("SELECT uploaded_by FROM images WHERE id = $1 FOR UPDATE", image_id)
+    return (False, None) if record is None else (True, record["uploaded_by"])
+
+
 async def hash_in_use(conn: asyncpg.Connection, sha256: str) -> bool:
     in_use: bool = await conn.fetchval("SELECT EXISTS (SELECT 1 FROM images WHERE hash = $1)", sha256)
     return in_use
@@ -265,20 +284,24 @@ async def list_images(
     tags: list[str],
     limit: int,
     after: tuple[dt.datetime, uuid.UUID] | None,
+    viewer: uuid.UUID | None = None,
 ) -> list[ImageRow]:
-    """Newest first; every tag must match; `after` is the (created_at, id) of the last row already seen."""
+    """Newest first; every tag must match; `after` is the (created_at, id) of the last row already seen. With a
+    `viewer`, each row says whether they marked it as a favourite."""
     params: list[object] = []
 
     def param(value: object) -> str:
         params.append(value)
         return f"${len(params)}"
 
+    columns = _COLUMNS + (favourite_column(param(viewer)) if viewer is not None else "")
+
     if not tags:
         where = "TRUE"
         if after is not None:
             where = f"(i.created_at, i.id) < ({param(after[0])}, {param(after[1])})"
         sql = f"""
-            SELECT {_COLUMNS} FROM images i WHERE {where}
+            SELECT {columns} FROM images i WHERE {where}
             ORDER BY i.created_at DESC, i.id DESC LIMIT {param(limit)}
         """
     else:
@@ -291,7 +314,7 @@ async def list_images(
             for tag in tags[1:]
         )
         sql = f"""
-            SELECT {_COLUMNS} FROM image_tags f JOIN images i ON i.id = f.image_id
+            SELECT {columns} FROM image_tags f JOIN images i ON i.id = f.image_id
             WHERE {" AND ".join(conditions)}
             ORDER BY f.created_at DESC, f.image_id DESC LIMIT {param(limit)}
         """

@@ -21,3 +21,11 @@ async def count_hit(conn: asyncpg.Connection, key: str, window_start: int) -> in
 
 async def prune(conn: asyncpg.Connection, before: int) -> None:
     await conn.execute("DELETE FROM rate_limit_windows WHERE window_start < $1", before)
+
+
+async def current_count(conn: asyncpg.Connection, key: str, window_start: int) -> int:
+    """The window's count so far, without counting a request."""
+    count: int | None = await conn.fetchval(
+        "SELECT count FROM rate_limit_windows WHERE key = $1 AND window_start = $2", key, window_start
+    )
+    return count or 0

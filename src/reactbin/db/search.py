@@ -16,7 +16,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from reactbin.db.images import ImageRow, TagCount, like_escape
+from reactbin.db.images import ImageRow, TagCount, favourite_column, like_escape
 
 SearchSort = Literal["relevance", "new", "old", "popular", "random"]
 MAX_PREFIX_TAGS = 500
@@ -30,6 +30,8 @@ class Match(msgspec.Struct, frozen=True, kw_only=True):
     text: str | None = None
     text_indexed: bool = True
     kinds: list[str] = []
+    uploaders: list[uuid.UUID] = []
+    favourite_of: uuid.UUID | None = None
 
 
 class Condition(msgspec.Struct, frozen=True):
@@ -59,6 +61,8 @@ class Search(msgspec.Struct, frozen=True, kw_only=True):
     """... then images whose caption contains it in one piece; scattered matches come last."""
     indexed: bool = False
     """Some term every match must meet is served by an index (see `search_images`)."""
+    viewer: uuid.UUID | None = None
+    """The requesting user: each hit says whether they marked it as a favourite."""
 
 
 class Hit(msgspec.Struct, frozen=True):
@@ -70,7 +74,8 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.tag_list AS tags,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
-    i.use_count, i.last_used_at
+    i.use_count, i.last_used_at,
+    i.uploaded_by, (SELECT u.name FROM users u WHERE u.id = i.uploaded_by) AS uploaded_by_name
 """
 
 
@@ -142,6 +147,12 @@ def _match_sql(match: Match, param: _Params) -> str:
             parts.append(f"strpos(i.text_compact, {text}) > 0 OR strpos(i.name_compact, {text}) > 0")
     if match.kinds:
         parts.append(f"i.kind = ANY({param(match.kinds)}::text[])")
+    if match.uploaders:
+        parts.append(f"i.uploaded_by = ANY({param(match.uploaders)}::uuid[])")
+    if match.favourite_of is not None:
+        parts.append(
+            f"EXISTS (SELECT 1 FROM favourites f WHERE f.user_id = {param(match.favourite_of)} AND f.image_id = i.id)"
+        )
     return " OR ".join(parts) if parts else "FALSE"
 
 
@@ -198,16 +209,17 @@ def search_sql(search: Search) -> tuple[str, list[object]]:
     where = _where(search, param)
     after = search.after
     limit = param(search.limit)
+    columns = _COLUMNS + (favourite_column(param(search.viewer)) if search.viewer is not None else "")
     if search.sort == "relevance":
-        sql = _relevance_sql(search, where, param, limit)
+        sql = _relevance_sql(search, where, param, limit, columns)
     elif search.sort == "random":
-        sql = _random_sql(search, where, param, limit)
+        sql = _random_sql(search, where, param, limit, columns)
     else:
         key, order, keyset = _ordering(search, param)
         if after is not None:
             where.append(keyset)
         sql = f"""
-            SELECT {_COLUMNS}, {key} AS sort_key FROM images i
+            SELECT {columns}, {key} AS sort_key FROM images i
             WHERE {" AND ".join(where) or "TRUE"}
             ORDER BY {order} LIMIT {limit}
         """
@@ -245,7 +257,7 @@ def random_pivot(seed: int) -> uuid.UUID:
     return uuid.UUID(bytes=hashlib.sha256(f"reactbin-random-{seed}".encode()).digest()[:16])
 
 
-def _random_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:
+def _random_sql(search: Search, where: list[str], param: _Params, limit: str, columns: str) -> str:
     """Ids are random (UUID v4), so id order is already a shuffle; the seed picks where in it to start, and the
     walk wraps around. Both halves are ordered primary-key walks that stop at the LIMIT, so a random page costs
     what a newest-first page costs instead of hashing every match. `Position.key` is 0 before the wrap, 1 after.
@@ -260,7 +272,7 @@ def _random_sql(search: Search, where: list[str], param: _Params, limit: str) ->
         if after is not None and half == after.key:
             conditions.append(f"i.id > {param(after.id)}")
         selects.append(
-            f"""(SELECT {_COLUMNS}, {half} AS sort_key FROM images i WHERE {" AND ".join(conditions)}
+            f"""(SELECT {columns}, {half} AS sort_key FROM images i WHERE {" AND ".join(conditions)}
                 ORDER BY i.id LIMIT {limit})"""
         )
     return f"""
@@ -268,7 +280,7 @@ def _random_sql(search: Search, where: list[str], param: _Params, limit: str) ->
     """
 
 
-def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:
+def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str, columns: str) -> str:
     """Tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text), phrase (the
     caption holds the words in one piece), the rest. Each tier is its own newest-first query with a LIMIT, so none
     ranks every match: PostgreSQL may walk the date index and stop, or use the trigram index, whichever is cheaper.
@@ -298,7 +310,7 @@ def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str)
         if after is not None and rank == after.key:
             conditions.append(f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})")
         selects.append(
-            f"""(SELECT {_COLUMNS}, {rank} AS sort_key FROM images i
+            f"""(SELECT {columns}, {rank} AS sort_key FROM images i
                 WHERE {" AND ".join(conditions) or "TRUE"}
                 ORDER BY i.created_at DESC, i.id DESC LIMIT {limit})"""
         )

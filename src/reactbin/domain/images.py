@@ -15,7 +15,7 @@ from reactbin.db.tagrules import canonical_tags
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, normalise_tags
-from reactbin.errors import ImageNotFound, StorageError
+from reactbin.errors import Forbidden, ImageNotFound, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +38,14 @@ async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
     return image
 
 
-async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:
-    """Newest first, filtered by every tag given, one keyset page at a time."""
+async def list_images(
+    res: Resources, *, tags: list[str], limit: int, cursor: str | None, viewer: uuid.UUID | None = None
+) -> ImagePage:
+    """Newest first, filtered by every tag given, one keyset page at a time; rows say whether `viewer` marked them."""
     wanted = normalise_tags(list(tags))
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
-        rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after)
+        rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after, viewer=viewer)
     items, next_cursor = page_of(rows, limit)
     return ImagePage(items=items, next_cursor=next_cursor)
 
@@ -85,11 +87,22 @@ async def replace_tags(res: Resources, image_id: uuid.UUID, tags: list[object]) 
     return await retry_conflicts(replace)
 
 
-async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
-    """Delete the row, then its objects unless another row took the same content in the meantime."""
+async def delete_image(res: Resources, image_id: uuid.UUID, *, owner: uuid.UUID | None = None) -> None:
+    """Delete the row, then its objects unless another row took the same content in the meantime.
+
+    With `owner` (a member deleting), only an image that user uploaded may go.
+
+    Raises:
+        ImageNotFound: no such image.
+        Forbidden: someone else uploaded it.
+    """
 
     async def delete() -> db.DeletedImage | None:
         async with res.tx() as conn:
+            if owner is not None:
+                exists, uploaded_by = await db.uploader_of(conn, image_id)
+                if exists and uploaded_by != owner:
+                    raise Forbidden("Members may delete only their own uploads")
             return await db.delete_image(conn, image_id)
 
     deleted = await retry_conflicts(delete)

@@ -35,8 +35,11 @@ class IngestResult(msgspec.Struct, frozen=True):
     duplicate: bool
 
 
-async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -> IngestResult:
-    """Store a received upload once per content hash; a repeat merges its tags into the existing image.
+async def ingest_upload(
+    res: Resources, upload: ReceivedFile, tags: list[str], *, uploaded_by: uuid.UUID | None = None
+) -> IngestResult:
+    """Store a received upload once per content hash; a repeat merges its tags into the existing image (and keeps
+    its first uploader).
 
     Raises:
         EmptyFile, UnsupportedMediaType, InvalidImage, InvalidVideo, ImageTooLarge, VideoTooLong, MediaTimeout,
@@ -56,7 +59,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
     settings = res.settings
     limits = Limits(settings.max_image_pixels, settings.max_video_seconds)
     analysis = await res.run_cpu(analyse_upload, upload.path, fmt, limits)
-    return await retry_conflicts(lambda: _store_new(res, upload, analysis, tags, also_known_as))
+    return await retry_conflicts(lambda: _store_new(res, upload, analysis, tags, also_known_as, uploaded_by))
 
 
 def _sniff_and_strip(path: Path) -> tuple[Format, tuple[str, int] | None]:
@@ -65,7 +68,12 @@ def _sniff_and_strip(path: Path) -> tuple[Format, tuple[str, int] | None]:
 
 
 async def _store_new(
-    res: Resources, upload: ReceivedFile, analysis: MediaAnalysis, tags: list[str], also_known_as: str | None
+    res: Resources,
+    upload: ReceivedFile,
+    analysis: MediaAnalysis,
+    tags: list[str],
+    also_known_as: str | None,
+    uploaded_by: uuid.UUID | None,
 ) -> IngestResult:
     info = analysis.info
     thumbnail = analysis.thumbnail
@@ -103,6 +111,7 @@ async def _store_new(
                 frame_count=info.frame_count,
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
+                uploaded_by=uploaded_by,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))

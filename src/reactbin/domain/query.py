@@ -4,12 +4,14 @@
 
 Terms are separated by spaces and ANDed. A term is one or more alternatives joined by `|` (any one matches), and a
 leading `-` excludes what the term would match. Alternatives: a bare word (tag, caption or filename), a quoted
-phrase (caption or filename), `tag:x` (exactly that tag), `x*` (any tag starting with x), `type:still|animated|video`.
+phrase (caption or filename), `tag:x` (exactly that tag), `x*` (any tag starting with x), `type:still|animated|video`,
+`is:fav` (the requester's favourites), `by:NAME` or `by:me` (who uploaded it).
 `sort:new|old|popular|random` picks the order. Every malformed query raises `InvalidQuery` naming the problem.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import msgspec
@@ -17,6 +19,7 @@ import msgspec
 from reactbin.domain.tags import MAX_TAG_LENGTH, normalise_tag
 from reactbin.errors import InvalidQuery, InvalidTag
 
+_USER_NAME = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 MAX_QUERY_CHARS = 256
 MAX_TERMS = 32
 
@@ -57,7 +60,17 @@ class Type(msgspec.Struct, frozen=True):
     kind: Kind
 
 
-Atom = Word | Phrase | Tag | Prefix | Type
+class Favourite(msgspec.Struct, frozen=True):
+    """`is:fav`: the requesting user's favourites."""
+
+
+class By(msgspec.Struct, frozen=True):
+    """`by:alice` (a user name, any case) or `by:me` (`name` None): who uploaded it."""
+
+    name: str | None
+
+
+Atom = Word | Phrase | Tag | Prefix | Type | Favourite | By
 
 
 class Clause(msgspec.Struct, frozen=True):
@@ -211,6 +224,17 @@ def _parse_atom(part: str, term: str) -> Atom:
         return Tag(_query_tag(value, term))
     if lowered.startswith("sort:"):
         raise InvalidQuery("sort: is a term of its own: it cannot be excluded or be an alternative")
+    if lowered.startswith("is:"):
+        if lowered[3:] != "fav":
+            raise InvalidQuery(f"Unknown {part[:40]!r}: the only is: term is is:fav (your favourites)")
+        return Favourite()
+    if lowered.startswith("by:"):
+        name = part[3:]
+        if name.lower() == "me":
+            return By(None)
+        if not _USER_NAME.fullmatch(name):
+            raise InvalidQuery(f"{term[:40]!r}: by: takes a user name (1-32 letters, digits and . _ -) or me")
+        return By(name)
     text, quoted = _unquote(part, term)
     if quoted:
         if not text.strip():

@@ -12,11 +12,12 @@ import asyncpg
 import msgspec
 
 from reactbin.db import search as db
+from reactbin.db.accounts import user_ids_named
 from reactbin.db.images import ImageRow
-from reactbin.domain.query import Clause, Phrase, Prefix, Query, Tag, Type, Word, parse_query
+from reactbin.domain.query import By, Clause, Favourite, Phrase, Prefix, Query, Tag, Type, Word, parse_query
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import normalise_tags
-from reactbin.errors import InvalidCursor
+from reactbin.errors import InvalidCursor, InvalidQuery
 
 MIN_INDEXED_TEXT = 3
 """Trigram indexes serve substrings of at least three characters; shorter text only narrows other matches."""
@@ -65,11 +66,14 @@ async def search_images(
     limit: int,
     cursor: str | None,
     seed: int | None = None,
+    viewer: uuid.UUID | None = None,
 ) -> SearchPage:
     """Images matching the query `q` and every tag in `tags`, in the query's order, one keyset page at a time.
 
+    `viewer` is the requesting user, whom `is:fav` and `by:me` mean.
+
     Raises:
-        InvalidQuery: `q` is malformed.
+        InvalidQuery: `q` is malformed, or uses `is:fav`/`by:me` without a signed-in user.
         InvalidTag: a `tags` entry is not a tag.
         InvalidCursor: the cursor was not issued for this sort.
     """
@@ -82,7 +86,7 @@ async def search_images(
     if seed is None:
         seed = random.randrange(2**31) if sort == "random" else 0
     async with res.tx() as conn:
-        search = await resolve(conn, query, extra, sort=sort, limit=limit + 1, seed=seed)
+        search = await resolve(conn, query, extra, sort=sort, limit=limit + 1, seed=seed, viewer=viewer)
         if decoded is not None:
             search = msgspec.structs.replace(search, after=db.Position(decoded.key, decoded.created_at, decoded.id))
         hits = await db.search_images(conn, search)
@@ -94,7 +98,14 @@ async def search_images(
 
 
 async def resolve(
-    conn: asyncpg.Connection, query: Query, extra: list[Tag], *, sort: db.SearchSort, limit: int, seed: int
+    conn: asyncpg.Connection,
+    query: Query,
+    extra: list[Tag],
+    *,
+    sort: db.SearchSort,
+    limit: int,
+    seed: int,
+    viewer: uuid.UUID | None = None,
 ) -> db.Search:
     """Turn parsed terms into SQL-ready matches: compact texts, tag closures, prefix expansions."""
     clauses = [*query.clauses, *(Clause(alternatives=(tag,)) for tag in extra)]
@@ -111,6 +122,11 @@ async def resolve(
     whole = compact[-1] if compact else ""
 
     closure = dict(zip(tag_names, terms.closures, strict=True))
+    named = sorted({atom.name for atom in atoms if isinstance(atom, By) and atom.name is not None})
+    uploader = dict(zip(named, await user_ids_named(conn, named), strict=True)) if named else {}
+    personal = any(isinstance(atom, Favourite) or (isinstance(atom, By) and atom.name is None) for atom in atoms)
+    if viewer is None and personal:
+        raise InvalidQuery("is:fav and by:me need a signed-in user")
     expanded = dict(zip(prefixes, terms.prefixed, strict=True))
 
     def indexed(atom: object) -> bool:
@@ -119,7 +135,7 @@ async def resolve(
             return len(text_of[atom.text]) >= MIN_INDEXED_TEXT or not text_of[atom.text]
         if isinstance(atom, Phrase):
             return len(text_of[atom.text]) >= MIN_INDEXED_TEXT
-        return not isinstance(atom, Type)
+        return not isinstance(atom, Type | Favourite | By)
 
     def meaningless(atom: object) -> bool:
         """Punctuation alone ("?" in `why not both ?`) says nothing: it neither matches nor excludes."""
@@ -141,6 +157,11 @@ async def resolve(
             return db.Match(tags=closure[atom.tag])
         if isinstance(atom, Prefix):
             return db.Match(tags=expanded[atom.prefix])
+        if isinstance(atom, Favourite):
+            return db.Match(favourite_of=viewer)
+        if isinstance(atom, By):
+            user = viewer if atom.name is None else uploader[atom.name]
+            return db.Match(uploaders=[user] if user is not None else [])  # nobody of that name: matches nothing
         assert isinstance(atom, Type)
         return db.Match(kinds=[atom.kind])
 
@@ -155,4 +176,5 @@ async def resolve(
         whole_text=whole or None,
         phrase_text=whole if len(free) > 1 and len(whole) >= MIN_INDEXED_TEXT else None,
         indexed=anchored,
+        viewer=viewer,
     )

@@ -1,19 +1,21 @@
-"""Who may write, how often, and the security headers every response carries (ASGI middleware)."""
+"""Who may do what, how often, and the security headers every response carries (ASGI middleware)."""
 
 from __future__ import annotations
 
 import hmac
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from reactbin.domain.principals import ANONYMOUS, SESSION_COOKIE, Authenticator, Principal
 from reactbin.domain.ratelimit import RateLimiter, Verdict
+from reactbin.errors import CsrfFailed, DatabaseUnavailable, Forbidden, ReactbinError, Unauthorized
 from reactbin.routes.schemas import ErrorBody
 from reactbin.routes.telemetry import plain_template
 
@@ -22,22 +24,76 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _LIMITED = frozenset({("POST", "/api/v1/images"), ("POST", "/api/v1/thumbnails"), ("POST", "/api/v1/thumbnails/")})
 
 
+Access = Literal["public", "read", "use", "favourite", "self", "write", "upload", "admin"]
+"""Who may call a route (set with `access(...)` as the handler's `opt`; default: `read` for GET/HEAD, else `write`):
+
+- `public`: anyone, always (health, sign-in, setup, the UI's files);
+- `read`: anyone while `PUBLIC_READ` is true (or the library is open), else any signed-in user or full key;
+- `use`: any role (viewers record uses); `favourite`, `self`: a real user (not an `API_TOKENS` token);
+- `write`: members and admins (`delete` of another's upload is refused by the domain); `upload`: the same, and
+  the only thing an `upload`-scoped key may do (besides routes marked `upload_key=True`: the lookup by hash an
+  importer makes before sending a file);
+- `admin`: admins (and `API_TOKENS` tokens).
+"""
+
+_ROLES_ALLOWED: dict[str, frozenset[str]] = {
+    "use": frozenset({"admin", "member", "viewer"}),
+    "favourite": frozenset({"admin", "member", "viewer"}),
+    "self": frozenset({"admin", "member", "viewer"}),
+    "write": frozenset({"admin", "member"}),
+    "upload": frozenset({"admin", "member"}),
+    "admin": frozenset({"admin"}),
+}
+
+
+def access(level: Access, **opt: Any) -> dict[str, Any]:
+    """A handler's `opt` that declares who may call it."""
+    return {"access": level, **opt}
+
+
+def access_of(handler: Any, method: str) -> Access:
+    level: Access | None = (handler.opt or {}).get("access")
+    if level is not None:
+        return level
+    return "read" if method in _SAFE_METHODS else "write"
+
+
+def principal_of(request: Request[Any, Any, Any]) -> Principal:
+    """The principal `AccessControl` resolved for this request (anonymous for public routes that did not ask)."""
+    principal: Principal | None = request.scope.get("state", {}).get(_PRINCIPAL)
+    return principal if principal is not None else ANONYMOUS
+
+
+def authenticator_of(request: Request[Any, Any, Any]) -> Authenticator:
+    """The app's authenticator, for the few public routes that look at credentials themselves (`/limits`)."""
+    authenticator: Authenticator = request.app.state.authenticator
+    return authenticator
+
+
 def document_access(prefix: str, handlers: list[Any]) -> list[Any]:
     """Add the answers of the access layers to each handler's OpenAPI responses and return the handlers.
 
-    The middleware below decides who may write and what is rate limited, outside every route; this is the one
-    place that tells the schema so. Every handler under `prefix` gets a 401 on its write methods (`WriteAccess`)
-    and a 429 where `_LIMITED` lists it (`UploadRateLimit`): a new route needs nothing but to be listed in the
-    API router, and a new rate-limited route only its entry in `_LIMITED`.
+    `AccessControl` decides who may call what, outside every route; this is the one place that tells the schema so:
+    a 401 and 403 wherever a principal is checked (403 `csrf_failed` too on writes), a 503 where credentials are
+    looked up, and a 429 where `_LIMITED` lists the route (`UploadRateLimit`). A new route needs nothing but its
+    `access(...)` and to be listed in the API router.
     """
     for handler in handlers:
         if not isinstance(handler, HTTPRouteHandler):
             continue
         added: dict[int, ResponseSpec] = {}
         for method in handler.http_methods:
-            if method in _SAFE_METHODS:
-                continue
-            added[401] = _access_response("A write token is required (only when API_TOKENS is set)")
+            level = access_of(handler, method)
+            if level != "public":
+                added[401] = _access_response(
+                    "Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token "
+                    "that is not valid"
+                )
+                added[403] = _access_response(
+                    "`forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser "
+                    "write without X-CSRF-Token or from another site"
+                )
+                added[503] = _access_response("The database is unavailable, try again shortly")
             if any((method, prefix + path) in _LIMITED for path in handler.paths):
                 added[429] = _access_response("Too many requests from this client; see Retry-After")
         if added:
@@ -81,48 +137,108 @@ async def _drain(receive: Receive) -> None:
             return
 
 
-class WriteAccess:
-    """With API tokens configured, every write under /api needs `Authorization: Bearer <token>`; reads stay public."""
+_PRINCIPAL = "reactbin_principal"
 
-    def __init__(self, app: ASGIApp, tokens: tuple[str, ...]) -> None:
+
+class AccessControl:
+    """Resolve who is asking, once per request, and decide whether they may call the route (after routing, so the
+    handler's `access` is known).
+
+    A cookie-authenticated write must carry the session's `X-CSRF-Token`; any write not authenticated by a bearer
+    key or token must not come from another site's page (`Origin`). Cookies never authenticate the chat integration
+    routes, which verify their own signatures.
+    """
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Callable[[], Authenticator | None], public_read: bool, public_url: str | None
+    ) -> None:
         self._app = app
-        self._tokens = [token.encode() for token in tokens]
+        self._authenticator = authenticator  # opened by the lifespan, so looked up per request
+        self._public_read = public_read
+        self._public_url = public_url.encode() if public_url else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            self._tokens
-            and scope["type"] == ScopeType.HTTP
-            and scope["method"] not in _SAFE_METHODS
-            and scope["path"].startswith("/api/")
-            and not self._authorised(scope)
-        ):
-            # Read the body first: a browser still sending an upload that is answered and cut off sees a network
-            # error, not the 401 that tells it to ask for a token.
-            await _drain(receive)
-            await _send_error(
-                send,
-                401,
-                "This server needs a write token: send Authorization: Bearer <token>",
-                "unauthorized",
-                [(b"www-authenticate", b'Bearer realm="reactbin"')],
-            )
+        if scope["type"] != ScopeType.HTTP:
+            await self._app(scope, receive, send)
             return
+        method = scope["method"]
+        handler = scope.get("route_handler")
+        level: Access = "public" if scope["path"].startswith("/api/docs") else access_of(handler, method)
+        if level == "public" and not (handler.opt or {}).get("principal"):
+            await self._app(scope, receive, send)
+            return
+        authenticator = self._authenticator()
+        if authenticator is None:  # not started (or stopping): refuse rather than let anyone in
+            await _drain(receive)
+            raise DatabaseUnavailable()
+        headers = _headers(scope)
+        cookie = None if scope["path"].startswith("/api/v1/integrations/") else _cookie(headers, SESSION_COOKIE)
+        try:
+            principal = await authenticator.resolve(cookie=cookie, authorization=headers.get(b"authorization"))
+            if method not in _SAFE_METHODS:
+                self._check_forgery(principal, headers)
+            if level != "public":
+                self._authorise(principal, level, handler)
+        except ReactbinError:
+            # Read the body first: a browser still sending an upload that is answered and cut off sees a network
+            # error, not the 401/403 that tells it what to do.
+            await _drain(receive)
+            raise
+        scope.setdefault("state", {})[_PRINCIPAL] = principal
         await self._app(scope, receive, send)
 
-    def _authorised(self, scope: Scope) -> bool:
-        authorization = b""
-        for name, value in scope["headers"]:
-            if name == b"authorization":
-                authorization = value
-        return token_accepted(authorization, self._tokens)
+    def _check_forgery(self, principal: Principal, headers: dict[bytes, bytes]) -> None:
+        if principal.auth in ("key", "token"):
+            return  # a bearer credential is never sent by a browser on its own
+        origin = headers.get(b"origin")
+        if origin is not None and not self._same_site(origin, headers.get(b"host", b"")):
+            raise CsrfFailed("Writes from another site's page are refused")
+        if principal.auth == "session":
+            sent = headers.get(b"x-csrf-token", b"")
+            expected = (principal.csrf_token or "").encode()
+            if not sent or not hmac.compare_digest(sent, expected):
+                raise CsrfFailed()
+
+    def _same_site(self, origin: bytes, host: bytes) -> bool:
+        if self._public_url is not None and origin.lower() == self._public_url:
+            return True
+        # Without PUBLIC_URL (or behind a proxy that keeps the Host), the page's origin names this very host.
+        _, _, netloc = origin.partition(b"://")
+        return bool(host) and netloc.lower() == host.lower()
+
+    def _authorise(self, principal: Principal, level: Access, handler: Any) -> None:
+        if principal.scope == "upload" and level != "upload" and not (handler.opt or {}).get("upload_key"):
+            raise Forbidden("This API key may only upload images")
+        if principal.role is None:
+            if level == "read" and self._public_read:
+                return
+            if level == "read":
+                raise Unauthorized("This library is private: sign in, or send Authorization: Bearer <API key>")
+            raise Unauthorized()
+        if level == "read":
+            return
+        if level in ("favourite", "self") and principal.user_id is None:
+            raise Forbidden("This needs a signed-in user: favourites and keys belong to a person")
+        if principal.role not in _ROLES_ALLOWED[level]:
+            raise Forbidden(f"The {principal.role} role does not allow this")
 
 
-def token_accepted(authorization: bytes, tokens: list[bytes]) -> bool:
-    """Whether an `Authorization` header value carries one of `tokens` as a Bearer token."""
-    presented = authorization[7:].strip() if authorization[:7].lower() == b"bearer " else b""
-    # Compare against every token, always: the time taken says nothing about which one nearly matched.
-    matches = [hmac.compare_digest(presented, token) for token in tokens]
-    return bool(presented) and any(matches)
+def _headers(scope: Scope) -> dict[bytes, bytes]:
+    return {name: value for name, value in scope["headers"]}
+
+
+def _cookie(headers: dict[bytes, bytes], name: str) -> str | None:
+    """One cookie's value. Plain splitting, not `http.cookies` (several times slower, on every signed-in request):
+    session ids are base64url, so a value that needs quoting or escaping is no session of ours anyway."""
+    raw = headers.get(b"cookie")
+    if raw is None:
+        return None
+    wanted = name.encode() + b"="
+    for part in raw.split(b";"):
+        part = part.strip()
+        if part.startswith(wanted):
+            return part[len(wanted) :].decode("latin-1")
+    return None
 
 
 class UploadRateLimit:

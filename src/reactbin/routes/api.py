@@ -1,7 +1,7 @@
 """Every HTTP route of the service, in one place: the `/api/v1` router, the probes and metrics, share pages, the UI.
 
-A new API handler is added to `API_HANDLERS`; `document_access` then puts the answers of the access layers
-(401, 429) into its OpenAPI description.
+A new API handler is added to `API_HANDLERS` with its `access(...)` (routes/access.py: who may call it);
+`document_access` then puts the answers of the access layers (401, 403, 429, 503) into its OpenAPI description.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Schema
 
-from reactbin.routes import files, health, images, jobs, metrics, share, tagrules, tags
+from reactbin.routes import accounts, files, health, images, jobs, metrics, oidc, share, tagrules, tags
 from reactbin.routes.access import document_access
-from reactbin.routes.schemas import ImageUpdate
+from reactbin.routes.schemas import ImageUpdate, NewApiKey, NewUser, Setup, SignIn, UserUpdate
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 
@@ -51,6 +51,20 @@ API_HANDLERS: list[Any] = [
     tagrules.delete_implication,
     health.health,
     health.ready,
+    accounts.sign_in_options,
+    accounts.sign_in,
+    accounts.sign_out,
+    accounts.me,
+    accounts.setup,
+    accounts.list_keys,
+    accounts.create_key,
+    accounts.revoke_key,
+    accounts.list_users,
+    accounts.create_user,
+    accounts.update_user,
+    accounts.delete_user,
+    accounts.add_favourite,
+    accounts.remove_favourite,
 ]
 
 OPENAPI = OpenAPIConfig(
@@ -61,7 +75,7 @@ OPENAPI = OpenAPIConfig(
     render_plugins=[SwaggerRenderPlugin()],
 )
 
-_CLOSED_BODIES = (ImageUpdate,)
+_CLOSED_BODIES = (ImageUpdate, NewUser, UserUpdate, SignIn, Setup, NewApiKey)
 """Request bodies decoded with `forbid_unknown_fields`: their schema must say so, or clients (and schemathesis)
 may send extra properties the API then refuses."""
 
@@ -72,7 +86,8 @@ def route_handlers(settings: Settings, ui_dir: Path | None) -> list[Any]:
     operations: list[Any] = [health.healthz, health.readyz, metrics.unknown_api_path]
     if settings.metrics:
         operations.append(metrics.metrics)
-    return [api, *operations, share.share_page, share.share_page_without_id, *ui_handlers(ui_dir)]
+    browser = [share.share_page, share.share_page_without_id, oidc.oidc_login, oidc.oidc_callback]
+    return [api, *operations, *browser, *ui_handlers(ui_dir)]
 
 
 def close_request_schemas(app: Litestar) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-from reactbin.errors import ClientGone, RateLimited, ReactbinError
+from reactbin.errors import ClientGone, RateLimited, ReactbinError, Unauthorized
 
 log = logging.getLogger("reactbin.app")
 
@@ -35,6 +35,8 @@ def domain_error(request: Request[Any, Any, Any], exc: ReactbinError) -> Respons
     if isinstance(exc, ClientGone):
         log.info("client left during %s %s", request.method, request.url.path)
     headers = {"retry-after": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+    if isinstance(exc, Unauthorized):
+        headers = {"www-authenticate": 'Bearer realm="reactbin"'}
     return error_response(exc.detail, exc.code, exc.status_code, headers=headers)
 
 

@@ -11,19 +11,21 @@ from litestar.openapi.datastructures import ResponseSpec
 
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
+from reactbin.routes.access import access
 from reactbin.routes.schemas import Health, NotReady, Readiness
 
 log = logging.getLogger(__name__)
 _CHECK_TIMEOUT = 3.0
 
 
-@get("/health", summary="The process is up", sync_to_thread=False)
+@get("/health", summary="The process is up", sync_to_thread=False, opt=access("public"))
 def health() -> Health:
     return Health(status="ok")
 
 
 @get(
     "/ready",
+    opt=access("public"),
     summary="The database and the object store answer",
     responses={503: ResponseSpec(data_container=NotReady, description="A dependency is down", generate_examples=False)},
 )
@@ -31,13 +33,14 @@ async def ready(res: NamedDependency[Resources]) -> Response[Readiness | NotRead
     return await _readiness(res)
 
 
-@get("/healthz", summary="The process is up (liveness probe)", sync_to_thread=False)
+@get("/healthz", summary="The process is up (liveness probe)", sync_to_thread=False, opt=access("public"))
 def healthz() -> Health:
     return Health(status="ok")
 
 
 @get(
     "/readyz",
+    opt=access("public"),
     summary="The database and the object store answer (readiness probe)",
     responses={503: ResponseSpec(data_container=NotReady, description="A dependency is down", generate_examples=False)},
 )

@@ -15,12 +15,14 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
-from reactbin.domain import captions, ingest, search
+from reactbin.db.images import ImageRow
+from reactbin.domain import captions, favourites, ingest, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
-from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
+from reactbin.errors import Forbidden, ImageNotFound, RateLimited, ReactbinError
+from reactbin.routes.access import access, principal_of
 from reactbin.routes.multipart import MAX_FIELD_BYTES, multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
@@ -76,21 +78,36 @@ _UploadOperation = multipart_operation(
     responses={200: ResponseSpec(data_container=UploadedImage, description="Duplicate of a stored image")}
     | errors(400, 413, 415, 422, 500, 503),
     status_code=201,
+    opt=access("upload"),
 )
 async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[UploadedImage]:
+    principal = principal_of(request)
     try:
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            result = await ingest.ingest_upload(res, form.file, tags)
+            result = await ingest.ingest_upload(res, form.file, tags, uploaded_by=principal.user_id)
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:
         metrics.UPLOADS.labels(exc.code).inc()
         raise
     metrics.UPLOADS.labels("duplicate" if result.duplicate else "created").inc()
-    body = uploaded_out(result.image, res.urls, duplicate=result.duplicate)
+    marked = await favourites.favourites_among(res, principal.user_id, [result.image.id]) if result.duplicate else ()
+    body = uploaded_out(result.image, res.urls, duplicate=result.duplicate, favourite=result.image.id in marked)
     return Response(body, status_code=200 if result.duplicate else 201)
+
+
+async def images_out(res: Resources, request: Request[Any, Any, Any], rows: list[ImageRow]) -> list[Image]:
+    """Image objects with `favourite` for the requesting user: from the rows when their query asked (lists and
+    searches), else one query for the whole page."""
+    unknown = [row.id for row in rows if row.favourite is None]
+    marked = await favourites.favourites_among(res, principal_of(request).user_id, unknown) if unknown else set()
+    return [image_out(row, res.urls, favourite=bool(row.favourite) or row.id in marked) for row in rows]
+
+
+async def one_image_out(res: Resources, request: Request[Any, Any, Any], row: ImageRow) -> Image:
+    return (await images_out(res, request, [row]))[0]
 
 
 _QUERY_HELP = (
@@ -110,6 +127,7 @@ _QUERY_HELP = (
     responses=errors(400, 422, 503),
 )
 async def list_images(
+    request: Request[Any, Any, Any],
     res: NamedDependency[Resources],
     tag: Annotated[tuple[str, ...], QueryParameter(description="Only images with every one of these tags")] = (),
     q: Annotated[str | None, QueryParameter(description=_QUERY_HELP)] = None,
@@ -119,11 +137,14 @@ async def list_images(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=300)] = None,
 ) -> ImageList:
+    viewer = principal_of(request).user_id
     if q is None and seed is None:
-        page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
-        return ImageList(items=[image_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
-    found = await search.search_images(res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed)
-    return ImageList(items=[image_out(row, res.urls) for row in found.items], next_cursor=found.next_cursor)
+        page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor, viewer=viewer)
+        return ImageList(items=await images_out(res, request, page.items), next_cursor=page.next_cursor)
+    found = await search.search_images(
+        res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed, viewer=viewer
+    )
+    return ImageList(items=await images_out(res, request, found.items), next_cursor=found.next_cursor)
 
 
 @patch(
@@ -132,9 +153,11 @@ async def list_images(
     request_max_body_size=64 * 1024,
     responses=errors(400, 404, 413, 422, 503),
 )
-async def replace_tags(res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[TagsUpdate]) -> Image:
+async def replace_tags(
+    request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[TagsUpdate]
+) -> Image:
     row = await library.replace_tags(res, parse_image_id(image_id), list(data.tags))
-    return image_out(row, res.urls)
+    return await one_image_out(res, request, row)
 
 
 @patch(
@@ -144,13 +167,15 @@ async def replace_tags(res: NamedDependency[Resources], image_id: ImageId, data:
     request_max_body_size=64 * 1024,
     responses=errors(400, 401, 404, 413, 422, 503),
 )
-async def update_image(res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[ImageUpdate]) -> Image:
+async def update_image(
+    request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId, data: JSONBody[ImageUpdate]
+) -> Image:
     target = parse_image_id(image_id)
     if isinstance(data.text, msgspec.UnsetType):
         row = await library.get_image(res, target)
     else:
         row = await captions.set_text(res, target, data.text)
-    return image_out(row, res.urls)
+    return await one_image_out(res, request, row)
 
 
 @post(
@@ -160,6 +185,7 @@ async def update_image(res: NamedDependency[Resources], image_id: ImageId, data:
     "`sort:popular` orders by) and `last_used_at`. Limited per client (`RATE_LIMIT_USES`).",
     status_code=200,
     responses=errors(401, 404, 429, 503),
+    opt=access("use"),
 )
 async def record_use(request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId) -> ImageUse:
     image = parse_image_id(image_id)
@@ -178,10 +204,19 @@ async def record_use(request: Request[Any, Any, Any], res: NamedDependency[Resou
 
 
 @get("/images/{image_id:str}", summary="Get one image", responses=errors(404, 503))
-async def get_image(res: NamedDependency[Resources], image_id: ImageId) -> Image:
-    return image_out(await library.get_image(res, parse_image_id(image_id)), res.urls)
+async def get_image(request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId) -> Image:
+    return await one_image_out(res, request, await library.get_image(res, parse_image_id(image_id)))
 
 
-@delete("/images/{image_id:str}", summary="Delete an image and its files", responses=errors(404, 503))
-async def delete_image(res: NamedDependency[Resources], image_id: ImageId) -> None:
-    await library.delete_image(res, parse_image_id(image_id))
+@delete(
+    "/images/{image_id:str}",
+    summary="Delete an image and its files",
+    description="Admins may delete any image, members only their own uploads (403 `forbidden` otherwise).",
+    responses=errors(404, 503),
+)
+async def delete_image(request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: ImageId) -> None:
+    principal = principal_of(request)
+    owner = principal.user_id if principal.role == "member" else None
+    if principal.role == "member" and owner is None:
+        raise Forbidden("Members may delete only their own uploads")
+    await library.delete_image(res, parse_image_id(image_id), owner=owner)

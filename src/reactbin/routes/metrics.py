@@ -15,12 +15,13 @@ from reactbin import metrics as measured
 from reactbin.domain.resources import Resources
 from reactbin.domain.thumbnail_jobs import job_statistics
 from reactbin.errors import ReactbinError
+from reactbin.routes.access import access
 
 log = logging.getLogger(__name__)
 _QUERY_TIMEOUT = 2.0
 
 
-@get("/metrics", include_in_schema=False, cache_control=None)
+@get("/metrics", include_in_schema=False, cache_control=None, opt=access("public"))
 async def metrics(res: NamedDependency[Resources]) -> Response[bytes]:
     """Job gauges come from PostgreSQL at scrape time (workers may run elsewhere); a database outage leaves them."""
     try:
@@ -41,6 +42,7 @@ async def metrics(res: NamedDependency[Resources]) -> Response[bytes]:
 
 @route(
     "/api/{path:path}",
+    opt=access("public"),
     http_method=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
     include_in_schema=False,
     sync_to_thread=False,

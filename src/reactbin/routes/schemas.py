@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -20,6 +20,11 @@ class ErrorBody(msgspec.Struct, frozen=True):
 
     detail: str
     code: str
+
+
+class UserRef(msgspec.Struct, frozen=True):
+    id: uuid.UUID
+    name: str
 
 
 class Image(msgspec.Struct, frozen=True, kw_only=True):
@@ -50,6 +55,10 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     text: str | None
     """The caption text in the image, recognised (OCR) or set by hand; null until read or when there is none."""
     text_status: TextStatus
+    uploaded_by: UserRef | None
+    """Who uploaded it; null for uploads from before accounts, by an API_TOKENS token, or by a deleted user."""
+    favourite: bool
+    """Whether the requesting user marked it (always false for anonymous requests)."""
 
 
 class UploadedImage(Image, frozen=True, kw_only=True):
@@ -108,7 +117,7 @@ class NotReady(ErrorBody, frozen=True, kw_only=True):
     storage: str
 
 
-def image_out(row: ImageRow, urls: UrlResolver) -> Image:
+def image_out(row: ImageRow, urls: UrlResolver, *, favourite: bool = False) -> Image:
     return Image(
         id=row.id,
         hash=row.hash,
@@ -133,11 +142,15 @@ def image_out(row: ImageRow, urls: UrlResolver) -> Image:
         placeholder=row.placeholder,
         text=row.text,
         text_status=row.text_status,
+        uploaded_by=None
+        if row.uploaded_by is None or row.uploaded_by_name is None
+        else UserRef(row.uploaded_by, row.uploaded_by_name),
+        favourite=favourite,
     )
 
 
-def uploaded_out(row: ImageRow, urls: UrlResolver, *, duplicate: bool) -> UploadedImage:
-    return UploadedImage(**msgspec.structs.asdict(image_out(row, urls)), duplicate=duplicate)
+def uploaded_out(row: ImageRow, urls: UrlResolver, *, duplicate: bool, favourite: bool = False) -> UploadedImage:
+    return UploadedImage(**msgspec.structs.asdict(image_out(row, urls, favourite=favourite)), duplicate=duplicate)
 
 
 def tag_suggestions_out(counts: list[TagCount]) -> TagSuggestions:
@@ -248,3 +261,122 @@ def job_out(row: JobRow, urls: UrlResolver) -> Job:
         error=error,
         result=result,
     )
+
+
+# --- Accounts ---------------------------------------------------------------------------------------------------
+
+Role = Literal["admin", "member", "viewer"]
+KeyScope = Literal["full", "upload"]
+# Documented here, checked by the domain: a bad name is a 422 `invalid_user_name` and a bad password a 422
+# `invalid_password` (never hashed), clear answers rather than schema errors. Bodies are capped in bytes.
+UserName = Annotated[
+    str, msgspec.Meta(extra_json_schema={"extra": {"pattern": r"^[A-Za-z0-9_.-]{1,32}$", "maxLength": 32}})
+]
+Password = Annotated[str, msgspec.Meta(extra_json_schema={"extra": {"minLength": 10, "maxLength": 256}})]
+
+
+class User(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    role: Role
+    disabled: bool
+    created_at: dt.datetime
+    has_password: bool
+    """False for users who sign in only through OpenID Connect."""
+    oidc: bool
+    """Whether the user has signed in through OpenID Connect."""
+
+
+class UserList(msgspec.Struct, frozen=True):
+    items: list[User]
+
+
+class NewUser(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: UserName
+    role: Role = "member"
+    password: Password | None = None
+    """10-256 characters; none: the user can only sign in through OpenID Connect (or after a reset)."""
+
+
+class UserUpdate(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Fields to change; disabling or a new password ends the user's sessions and keys at once."""
+
+    name: UserName | None = None
+    role: Role | None = None
+    disabled: bool | None = None
+    password: Password | None = None
+
+
+class SignIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    username: str
+    password: str
+
+
+class Setup(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The first admin, with the one-time code the server logged (`/setup?code=...`)."""
+
+    code: Annotated[str, msgspec.Meta(max_length=200)]
+    username: UserName
+    password: Password
+
+
+class SetupStatus(msgspec.Struct, frozen=True):
+    needed: bool
+    """True while the library has no user: the setup screen (with the logged code) creates the first admin."""
+
+
+class Me(msgspec.Struct, frozen=True, kw_only=True):
+    """Who the request is from. `auth`: `session` (cookie), `key` (API key), `token` (API_TOKENS, acts as an admin),
+    `open` (no user exists yet: everyone may do everything) or `anonymous` (reads of a public library)."""
+
+    id: uuid.UUID | None
+    name: str | None
+    role: Role | None
+    auth: Literal["session", "key", "token", "open", "anonymous"]
+    csrf_token: str | None
+    """Send it as `X-CSRF-Token` with every write made with the session cookie."""
+    scope: KeyScope
+    """`upload`: an upload-only key, which may call nothing but `POST /images`."""
+
+
+class OidcInfo(msgspec.Struct, frozen=True):
+    name: str
+    """What the button says: "Sign in with <name>"."""
+    login_url: str
+
+
+class SignInOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What the sign-in screen offers: the setup screen (no user yet), "Sign in with ..." (OIDC) and passwords."""
+
+    setup_needed: bool
+    oidc: OidcInfo | None
+    public_read: bool
+
+
+class SessionOut(msgspec.Struct, frozen=True):
+    user: User
+    csrf_token: str
+
+
+class NewApiKey(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    scope: KeyScope = "full"
+    """`upload`: may only upload images (what ShareX needs); `full`: acts as its user."""
+
+
+class ApiKey(msgspec.Struct, frozen=True, kw_only=True):
+    id: uuid.UUID
+    name: str
+    scope: KeyScope
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    """Updated at most once a minute."""
+
+
+class CreatedApiKey(ApiKey, frozen=True, kw_only=True):
+    key: str
+    """`rb_...`: shown this once, stored only as a hash. Send as `Authorization: Bearer <key>`."""
+
+
+class ApiKeyList(msgspec.Struct, frozen=True):
+    items: list[ApiKey]

@@ -16,10 +16,10 @@ from reactbin.domain.resources import Resources
 from reactbin.domain.serving import share_cards
 from reactbin.domain.serving.caches import ShareCard
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS
-from reactbin.errors import ImageNotFound, InvalidUrl, UnknownUrl
+from reactbin.errors import ImageNotFound, InvalidUrl, Unauthorized, UnknownUrl
 from reactbin.media.formats import ACCEPTED_TYPES, MAX_FRAMES
-from reactbin.routes.access import token_accepted
-from reactbin.routes.images import errors, parse_image_id
+from reactbin.routes.access import access, authenticator_of
+from reactbin.routes.images import errors, one_image_out, parse_image_id
 from reactbin.routes.schemas import Image, image_out
 from reactbin.settings import Settings
 from reactbin.urls import (
@@ -52,14 +52,16 @@ def public_origin(settings: Settings, request: Request[Any, Any, Any]) -> str:
     summary="Find an image by the SHA-256 of its bytes",
     description="Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata "
     "was stripped), so a client can hash a local file and skip sending bytes the library already has. "
-    "HEAD answers the same status without a body.",
+    "HEAD answers the same status without a body. Upload-scoped API keys may call it too.",
     responses=errors(400, 404, 503),
+    opt=access("read", upload_key=True),
 )
 async def image_by_hash(
+    request: Request[Any, Any, Any],
     res: NamedDependency[Resources],
     sha256: Annotated[str, PathParameter(description="SHA-256, 64 hex digits", pattern=SHA256_PATTERN)],
 ) -> Image:
-    return image_out(await library.find_by_hash(res, sha256.lower()), res.urls)
+    return await one_image_out(res, request, await library.find_by_hash(res, sha256.lower()))
 
 
 class UploadRateLimit(msgspec.Struct, frozen=True):
@@ -83,13 +85,28 @@ class Limits(msgspec.Struct, frozen=True, kw_only=True):
     token_accepted: bool | None
 
 
-@get("/limits", summary="What uploads this server accepts, its rate limit and whether writes need a token")
+@get(
+    "/limits",
+    summary="What uploads this server accepts, its rate limit and whether writes need a token",
+    description="`writes_need_token`: the library has users or API_TOKENS, so writes need a key, token or sign-in. "
+    "`token_accepted`: whether the request's own Bearer key or token may upload (null when none was sent or the "
+    "library is open).",
+    opt=access("public"),
+    responses=errors(503),
+)
 async def limits(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Limits:
     settings = res.settings
+    authenticator = authenticator_of(request)
     authorization = request.headers.get("authorization")
+    need_token = not await authenticator.library_open()
     accepted: bool | None = None
-    if settings.api_tokens and authorization is not None:
-        accepted = token_accepted(authorization.encode("latin-1"), [t.encode() for t in settings.api_tokens])
+    if need_token and authorization is not None:
+        try:
+            principal = await authenticator.resolve(cookie=None, authorization=authorization.encode("latin-1"))
+        except Unauthorized:
+            accepted = False
+        else:
+            accepted = principal.role in ("admin", "member")
     rule = settings.upload_rate_limit
     return Limits(
         accepted_types=sorted(ACCEPTED_TYPES),
@@ -100,7 +117,7 @@ async def limits(request: Request[Any, Any, Any], res: NamedDependency[Resources
         max_tags_per_image=MAX_TAGS,
         max_tag_length=MAX_TAG_LENGTH,
         upload_rate_limit=None if rule is None else UploadRateLimit(rule.requests, rule.seconds),
-        writes_need_token=bool(settings.api_tokens),
+        writes_need_token=need_token,
         token_accepted=accepted,
     )
 
@@ -145,7 +162,10 @@ class ShareXConfig(
 @get(
     "/sharex.sxcu",
     summary="A ShareX custom-uploader config for this server",
-    description=f"With write tokens on, `Headers.Authorization` is `{SHAREX_TOKEN_PLACEHOLDER}`: put yours in.",
+    description=f"When writes need a key (the library has users or API_TOKENS), `Headers.Authorization` is "
+    f"`{SHAREX_TOKEN_PLACEHOLDER}`: put an API key in (the UI's keys screen makes a config with a fresh upload key).",
+    opt=access("public"),
+    responses=errors(503),
 )
 async def sharex_config(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[ShareXConfig]:
     origin = public_origin(res.settings, request)
@@ -162,7 +182,7 @@ async def sharex_config(request: Request[Any, Any, Any], res: NamedDependency[Re
         url=f"{prefix}$json:file_url$",
         thumbnail_url=f"{prefix}$json:thumbnail_url$",
         error_message="$json:detail$",
-        headers={"Authorization": SHAREX_TOKEN_PLACEHOLDER} if res.settings.api_tokens else None,
+        headers=None if await authenticator_of(request).library_open() else {"Authorization": SHAREX_TOKEN_PLACEHOLDER},
     )
     return Response(config, headers={"content-disposition": 'attachment; filename="reactbin.sxcu"'})
 

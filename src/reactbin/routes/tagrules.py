@@ -12,6 +12,7 @@ from litestar.params import JSONBody, PathParameter
 from reactbin.db.tagrules import AliasRow, ImplicationRow
 from reactbin.domain import tagrules as rules
 from reactbin.domain.resources import Resources
+from reactbin.routes.access import access
 from reactbin.routes.images import errors
 from reactbin.routes.schemas import Alias, AliasList, Implication, ImplicationList, NewAlias, NewImplication
 
@@ -33,6 +34,7 @@ async def list_aliases(res: NamedDependency[Resources]) -> AliasList:
 
 @post(
     "/tag-aliases",
+    opt=access("admin"),
     summary="Make a tag an alias of another",
     description="Tagging or searching `alias` then means `tag`, and every image tagged `alias` is retagged `tag`. "
     "An alias of an alias points at the final tag. Self-references, cycles, an alias that already means another tag "
@@ -50,6 +52,7 @@ async def create_alias(res: NamedDependency[Resources], data: JSONBody[NewAlias]
 
 @delete(
     "/tag-aliases/{alias:str}",
+    opt=access("admin"),
     summary="Delete a tag alias",
     description="Images already retagged keep their tag.",
     responses=errors(401, 404, 503),
@@ -65,6 +68,7 @@ async def list_implications(res: NamedDependency[Resources]) -> ImplicationList:
 
 @post(
     "/tag-implications",
+    opt=access("admin"),
     summary="Make a tag imply another",
     description="Searching `implies` also finds images tagged `tag` (and whatever implies `tag`). Names go through "
     "aliases. Self-references and cycles are 409 `tag_rule_conflict`. The same implication again answers 200.",
@@ -81,6 +85,7 @@ async def create_implication(res: NamedDependency[Resources], data: JSONBody[New
 
 @delete(
     "/tag-implications/{tag:str}/{implies:str}",
+    opt=access("admin"),
     summary="Delete a tag implication",
     responses=errors(401, 404, 503),
 )

@@ -11,6 +11,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.response import File
 
+from reactbin.routes.access import access
+
 _PLACEHOLDER = b"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>reactbin</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
@@ -34,11 +36,13 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
     # Two handlers, not one with two paths: Litestar 2.25 registers a multi-path handler once per path and wraps a
     # sync_to_thread function twice, so every call returned an un-awaited coroutine (a 500).
     # HEAD too: load balancers and uptime checks often probe the page that way.
-    @route("/", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True)
+    @route("/", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True, opt=access("public"))
     def spa_root() -> Response[Any]:
         return index()
 
-    @route("/{path:path}", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True)
+    @route(
+        "/{path:path}", http_method=["GET", "HEAD"], include_in_schema=False, sync_to_thread=True, opt=access("public")
+    )
     def spa(path: Annotated[str, PathParameter()]) -> Response[Any]:
         relative = path.lstrip("/")
         if relative.startswith("api/") or relative.rstrip("/") in NOT_PAGES:

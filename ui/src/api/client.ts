@@ -14,6 +14,18 @@ type ImageUpdate = components["schemas"]["ImageUpdate"];
 
 const API = "/api/v1";
 
+// A signed-in browser's writes carry its session's CSRF token (the session cookie itself is sent by the browser).
+let csrfToken: string | null = null;
+
+/** Set by the account store when it learns the session's token (null when signed out). */
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+function csrfHeader(method: string): Record<string, string> {
+  return csrfToken && !["GET", "HEAD", "OPTIONS"].includes(method) ? { "x-csrf-token": csrfToken } : {};
+}
+
 /** An API error (`{"detail","code"}`), or a network failure with status 0 and code `network_error`. */
 export class ApiError extends Error {
   constructor(
@@ -39,7 +51,11 @@ function errorFrom(status: number, body: unknown): ApiError {
 async function request<T>(method: string, path: string, init: RequestInit = {}): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(API + path, { method, ...init, headers: { accept: "application/json", ...init.headers } });
+    response = await fetch(API + path, {
+      method,
+      ...init,
+      headers: { accept: "application/json", ...csrfHeader(method), ...init.headers },
+    });
   } catch (err) {
     if (err instanceof DOMException && err.name === "AbortError") throw err;
     throw new ApiError(0, "network_error", NETWORK_DETAIL);
@@ -161,6 +177,7 @@ export function uploadImage(
     xhr.responseType = "json";
     xhr.setRequestHeader("accept", "application/json");
     if (token) xhr.setRequestHeader("authorization", `Bearer ${token}`);
+    for (const [name, value] of Object.entries(csrfHeader("POST"))) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (event) => {
       if (event.lengthComputable) onProgress(event.loaded, event.total);
     };
@@ -186,4 +203,78 @@ export function messageOf(err: unknown): string {
   if (err instanceof ApiError) return err.message;
   if (err instanceof Error) return err.message;
   return "Something went wrong.";
+}
+
+// --- Accounts ---------------------------------------------------------------------------------------------------
+
+export type Me = components["schemas"]["Me"];
+export type User = components["schemas"]["User"];
+export type ApiKey = components["schemas"]["ApiKey"];
+export type CreatedApiKey = components["schemas"]["CreatedApiKey"];
+export type SignInOptions = components["schemas"]["SignInOptions"];
+export type SessionOut = components["schemas"]["SessionOut"];
+type NewUser = components["schemas"]["NewUser"];
+type UserUpdate = components["schemas"]["UserUpdate"];
+type NewApiKey = components["schemas"]["NewApiKey"];
+
+function sendJson<T>(method: string, path: string, body: unknown): Promise<T> {
+  return request(method, path, { body: JSON.stringify(body), headers: { "content-type": "application/json" } });
+}
+
+export function signInOptions(): Promise<SignInOptions> {
+  return request("GET", "/sign-in");
+}
+
+/** Who this browser is; null when anonymous on a library that has users. */
+export async function whoAmI(token: string | null): Promise<Me | null> {
+  try {
+    return await request<Me>("GET", "/me", { headers: authorization(token) });
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) return null;
+    throw err;
+  }
+}
+
+export function signIn(username: string, password: string): Promise<SessionOut> {
+  return sendJson("POST", "/session", { username, password });
+}
+
+export function signOut(): Promise<void> {
+  return request("DELETE", "/session");
+}
+
+export function completeSetup(code: string, username: string, password: string): Promise<SessionOut> {
+  return sendJson("POST", "/setup", { code, username, password });
+}
+
+export async function listKeys(): Promise<ApiKey[]> {
+  return (await request<components["schemas"]["ApiKeyList"]>("GET", "/me/keys")).items;
+}
+
+export function createKey(body: NewApiKey): Promise<CreatedApiKey> {
+  return sendJson("POST", "/me/keys", body);
+}
+
+export function revokeKey(id: string): Promise<void> {
+  return request("DELETE", `/me/keys/${encodeURIComponent(id)}`);
+}
+
+export async function listUsers(): Promise<User[]> {
+  return (await request<components["schemas"]["UserList"]>("GET", "/users")).items;
+}
+
+export function createUser(body: NewUser): Promise<User> {
+  return sendJson("POST", "/users", body);
+}
+
+export function updateUser(id: string, body: UserUpdate): Promise<User> {
+  return sendJson("PATCH", `/users/${encodeURIComponent(id)}`, body);
+}
+
+export function deleteUser(id: string): Promise<void> {
+  return request("DELETE", `/users/${encodeURIComponent(id)}`);
+}
+
+export function setFavourite(id: string, favourite: boolean): Promise<void> {
+  return request(favourite ? "PUT" : "DELETE", `/images/${encodeURIComponent(id)}/favourite`);
 }

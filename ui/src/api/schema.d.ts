@@ -54,7 +54,7 @@ export interface paths {
         };
         /**
          * Find an image by the SHA-256 of its bytes
-         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body. Upload-scoped API keys may call it too.
          */
         get: operations["ApiV1ImagesByHashSha256GetImageByHash"];
         put?: never;
@@ -63,7 +63,7 @@ export interface paths {
         options?: never;
         /**
          * Find an image by the SHA-256 of its bytes
-         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body.
+         * @description Matches the stored bytes' hash and the hash of the file as uploaded (before identifying metadata was stripped), so a client can hash a local file and skip sending bytes the library already has. HEAD answers the same status without a body. Upload-scoped API keys may call it too.
          */
         head: operations["ApiV1ImagesByHashSha256HeadImageByHash"];
         patch?: never;
@@ -80,7 +80,10 @@ export interface paths {
         get: operations["ApiV1ImagesImageIdGetImage"];
         put?: never;
         post?: never;
-        /** Delete an image and its files */
+        /**
+         * Delete an image and its files
+         * @description Admins may delete any image, members only their own uploads (403 `forbidden` otherwise).
+         */
         delete: operations["ApiV1ImagesImageIdDeleteImage"];
         options?: never;
         head?: never;
@@ -89,6 +92,24 @@ export interface paths {
          * @description `text` set by hand is never overwritten by OCR; empty or null means the image has no caption.
          */
         patch: operations["ApiV1ImagesImageIdUpdateImage"];
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/favourite": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Mark an image as a favourite */
+        put: operations["ApiV1ImagesImageIdFavouriteAddFavourite"];
+        post?: never;
+        /** Unmark a favourite */
+        delete: operations["ApiV1ImagesImageIdFavouriteRemoveFavourite"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/images/{image_id}/file": {
@@ -261,11 +282,72 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What uploads this server accepts, its rate limit and whether writes need a token */
+        /**
+         * What uploads this server accepts, its rate limit and whether writes need a token
+         * @description `writes_need_token`: the library has users or API_TOKENS, so writes need a key, token or sign-in. `token_accepted`: whether the request's own Bearer key or token may upload (null when none was sent or the library is open).
+         */
         get: operations["ApiV1LimitsLimits"];
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Who am I
+         * @description 401 when anonymous on a library that has users (or API_TOKENS).
+         */
+        get: operations["ApiV1MeMe"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/keys": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** My API keys */
+        get: operations["ApiV1MeKeysListKeys"];
+        put?: never;
+        /**
+         * Create an API key
+         * @description The key (`rb_...`) is in this answer only; it is stored as a hash. It acts as its user; an `upload` key may only upload images.
+         */
+        post: operations["ApiV1MeKeysCreateKey"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/me/keys/{key_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke an API key */
+        delete: operations["ApiV1MeKeysKeyIdRevokeKey"];
         options?: never;
         head?: never;
         patch?: never;
@@ -305,6 +387,50 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sign in with a password
+         * @description Sets the `reactbin_session` cookie (HttpOnly, SameSite=Lax, Secure under an https PUBLIC_URL; a new id at every sign-in). Send the returned `csrf_token` as `X-CSRF-Token` with every write. Unknown user and wrong password are the same 401 `invalid_credentials`; more than 10 failures per user name or per client within 15 minutes: 429 with Retry-After.
+         */
+        post: operations["ApiV1SessionSignIn"];
+        /**
+         * Sign out
+         * @description Ends this session everywhere at once and clears the cookie.
+         */
+        delete: operations["ApiV1SessionSignOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create the first admin with the setup code
+         * @description Only while no user exists, with the one-time code a serving process logged at start (`/setup?code=...`): nobody who merely reaches the port can claim the library. Signs the new admin in.
+         */
+        post: operations["ApiV1SetupSetup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/sharex.sxcu": {
         parameters: {
             query?: never;
@@ -314,9 +440,29 @@ export interface paths {
         };
         /**
          * A ShareX custom-uploader config for this server
-         * @description With write tokens on, `Headers.Authorization` is `Bearer <your write token>`: put yours in.
+         * @description When writes need a key (the library has users or API_TOKENS), `Headers.Authorization` is `Bearer <your write token>`: put an API key in (the UI's keys screen makes a config with a fresh upload key).
          */
         get: operations["ApiV1SharexSxcuSharexConfig"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What the sign-in screen offers
+         * @description `setup_needed`: no user exists yet (the setup screen needs the code the server logged); `oidc`: "Sign in with ..." is available; `public_read`: anonymous visitors may browse once users exist.
+         */
+        get: operations["ApiV1SignInSignInOptions"];
         put?: never;
         post?: never;
         delete?: never;
@@ -444,6 +590,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List users */
+        get: operations["ApiV1UsersListUsers"];
+        put?: never;
+        /**
+         * Create a user
+         * @description `name`: 1-32 of letters, digits and `._-`, unique ignoring case (409 `user_exists`); `password`: 10-256 characters (422 `invalid_password`).
+         */
+        post: operations["ApiV1UsersCreateUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a user
+         * @description Their sessions, keys and favourites go; their uploads stay, with `uploaded_by` null. The last active admin cannot be deleted (409 `last_admin`).
+         */
+        delete: operations["ApiV1UsersUserIdDeleteUser"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a user
+         * @description Rename, change role, disable or enable, reset the password. Disabling or a new password ends the user's sessions and keys at once, on every replica. The last active admin cannot be demoted or disabled (409 `last_admin`).
+         */
+        patch: operations["ApiV1UsersUserIdUpdateUser"];
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -493,6 +684,33 @@ export interface components {
         AliasList: {
             items: components["schemas"]["Alias"][];
         };
+        /** ApiKey */
+        ApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            last_used_at: string | null;
+            name: string;
+            /** @enum {string} */
+            scope: "full" | "upload";
+        };
+        /** ApiKeyList */
+        ApiKeyList: {
+            items: components["schemas"]["ApiKey"][];
+        };
+        /** CreatedApiKey */
+        CreatedApiKey: {
+            /** Format: date-time */
+            created_at: string;
+            /** Format: uuid */
+            id: string;
+            key: string;
+            last_used_at: string | null;
+            name: string;
+            /** @enum {string} */
+            scope: "full" | "upload";
+        };
         /** ErrorBody */
         ErrorBody: {
             code: string;
@@ -507,6 +725,7 @@ export interface components {
             /** Format: date-time */
             created_at: string;
             duration_ms: number | null;
+            favourite: boolean;
             file_url: string;
             filename: string;
             frame_count: number | null;
@@ -529,6 +748,7 @@ export interface components {
             text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
+            uploaded_by: components["schemas"]["UserRef"] | null;
             use_count: number;
             width: number;
         };
@@ -616,15 +836,46 @@ export interface components {
             upload_rate_limit: components["schemas"]["UploadRateLimit"] | null;
             writes_need_token: boolean;
         };
+        /** Me */
+        Me: {
+            /** @enum {string} */
+            auth: "session" | "key" | "token" | "open" | "anonymous";
+            csrf_token: string | null;
+            id: string | null;
+            name: string | null;
+            /** @enum {null|string} */
+            role: "admin" | "member" | "viewer" | null;
+            /** @enum {string} */
+            scope: "full" | "upload";
+        };
         /** NewAlias */
         NewAlias: {
             alias: string;
             tag: string;
         };
+        /** NewApiKey */
+        NewApiKey: {
+            name: string;
+            /**
+             * @default full
+             * @enum {string}
+             */
+            scope: "full" | "upload";
+        };
         /** NewImplication */
         NewImplication: {
             implies: string;
             tag: string;
+        };
+        /** NewUser */
+        NewUser: {
+            name: string;
+            password?: string | null;
+            /**
+             * @default member
+             * @enum {string}
+             */
+            role: "admin" | "member" | "viewer";
         };
         /** NotReady */
         NotReady: {
@@ -646,11 +897,27 @@ export interface components {
             version: string;
             width: number;
         };
+        /** OidcInfo */
+        OidcInfo: {
+            login_url: string;
+            name: string;
+        };
         /** Readiness */
         Readiness: {
             database: string;
             status: string;
             storage: string;
+        };
+        /** SessionOut */
+        SessionOut: {
+            csrf_token: string;
+            user: components["schemas"]["User"];
+        };
+        /** Setup */
+        Setup: {
+            code: string;
+            password: string;
+            username: string;
         };
         /** ShareXConfig */
         ShareXConfig: {
@@ -667,6 +934,17 @@ export interface components {
             ThumbnailURL: string;
             URL: string;
             Version: string;
+        };
+        /** SignIn */
+        SignIn: {
+            password: string;
+            username: string;
+        };
+        /** SignInOptions */
+        SignInOptions: {
+            oidc: components["schemas"]["OidcInfo"] | null;
+            public_read: boolean;
+            setup_needed: boolean;
         };
         /** TagSuggestion */
         TagSuggestion: {
@@ -693,6 +971,7 @@ export interface components {
             created_at: string;
             duplicate: boolean;
             duration_ms: number | null;
+            favourite: boolean;
             file_url: string;
             filename: string;
             frame_count: number | null;
@@ -715,8 +994,40 @@ export interface components {
             text_status: "pending" | "done" | "failed" | "none";
             thumbnail_key: string | null;
             thumbnail_url: string | null;
+            uploaded_by: components["schemas"]["UserRef"] | null;
             use_count: number;
             width: number;
+        };
+        /** User */
+        User: {
+            /** Format: date-time */
+            created_at: string;
+            disabled: boolean;
+            has_password: boolean;
+            /** Format: uuid */
+            id: string;
+            name: string;
+            oidc: boolean;
+            /** @enum {string} */
+            role: "admin" | "member" | "viewer";
+        };
+        /** UserList */
+        UserList: {
+            items: components["schemas"]["User"][];
+        };
+        /** UserRef */
+        UserRef: {
+            /** Format: uuid */
+            id: string;
+            name: string;
+        };
+        /** UserUpdate */
+        UserUpdate: {
+            disabled?: boolean | null;
+            name?: string | null;
+            password?: string | null;
+            /** @enum {null|string} */
+            role?: "admin" | "member" | "viewer" | null;
         };
     };
     responses: never;
@@ -776,6 +1087,24 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -848,8 +1177,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A write token is required (only when API_TOKENS is set) */
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -943,6 +1281,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -986,6 +1342,24 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1049,6 +1423,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1103,8 +1495,17 @@ export interface operations {
                     };
                 };
             };
-            /** @description A write token is required (only when API_TOKENS is set) */
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1175,6 +1576,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1203,6 +1613,150 @@ export interface operations {
                 };
             };
             /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdFavouriteAddFavourite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdFavouriteRemoveFavourite: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1263,6 +1817,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -1355,6 +1927,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1443,6 +2033,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -1535,6 +2143,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1607,8 +2233,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A write token is required (only when API_TOKENS is set) */
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1706,6 +2341,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1796,6 +2449,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1879,6 +2550,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -1940,6 +2620,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             503: {
                 headers: {
@@ -1985,6 +2683,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -2041,6 +2757,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -2122,6 +2856,24 @@ export interface operations {
                         } | unknown[];
                         status_code: number;
                     };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -2223,6 +2975,24 @@ export interface operations {
                     };
                 };
             };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -2288,6 +3058,241 @@ export interface operations {
                     "application/json": components["schemas"]["Limits"];
                 };
             };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1MeMe: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1MeKeysListKeys: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ApiKeyList"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1MeKeysCreateKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewApiKey"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CreatedApiKey"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1MeKeysKeyIdRevokeKey: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description API key id */
+                key_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     ApiV1OembedOembed: {
@@ -2313,6 +3318,24 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2369,6 +3392,217 @@ export interface operations {
             };
         };
     };
+    ApiV1SessionSignIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignIn"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SessionSignOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    "Set-Cookie"?: unknown;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SetupSetup: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Setup"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionOut"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1SharexSxcuSharexConfig: {
         parameters: {
             query?: never;
@@ -2385,6 +3619,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ShareXConfig"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1SignInSignInOptions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInOptions"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2405,6 +3677,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AliasList"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -2460,6 +3750,15 @@ export interface operations {
             };
             /** @description Error */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2548,6 +3847,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -2584,6 +3892,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ImplicationList"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -2639,6 +3965,15 @@ export interface operations {
             };
             /** @description Error */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2729,6 +4064,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description Error */
             404: {
                 headers: {
@@ -2774,6 +4118,24 @@ export interface operations {
             };
             /** @description Error */
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2840,8 +4202,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A write token is required (only when API_TOKENS is set) */
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2895,6 +4266,320 @@ export interface operations {
                 };
             };
             /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1UsersListUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserList"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1UsersCreateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewUser"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1UsersUserIdDeleteUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                        status_code: number;
+                    };
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1UsersUserIdUpdateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description User id */
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["User"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database is unavailable, try again shortly */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -8,6 +8,23 @@ import { SearchBar } from "./SearchBar";
 import { TagRules } from "./TagRules";
 import { TokenDialog } from "./TokenDialog";
 import { Upload } from "./Upload";
+import { canWrite, isPerson, useAccount } from "../account";
+import { AccountMenu } from "./AccountMenu";
+import { Keys } from "./Keys";
+import { Setup } from "./Setup";
+import { SignIn } from "./SignIn";
+import { Users } from "./Users";
+
+function SignInFirst() {
+  return (
+    <Notice kind="error" title="Sign in first">
+      <p>This page belongs to a signed-in person.</p>
+      <a class="button" href="/signin">
+        Sign in
+      </a>
+    </Notice>
+  );
+}
 
 function titleOf(route: Route): string {
   switch (route.view) {
@@ -19,6 +36,14 @@ function titleOf(route: Route): string {
       return "Image · reactbin";
     case "upload":
       return "Upload · reactbin";
+    case "signin":
+      return "Sign in · reactbin";
+    case "setup":
+      return "Set up · reactbin";
+    case "keys":
+      return "API keys · reactbin";
+    case "users":
+      return "Users · reactbin";
     case "missing":
       return "Not found · reactbin";
   }
@@ -41,6 +66,7 @@ function isTyping(target: EventTarget | null): boolean {
 
 export function App() {
   const route = useRoute();
+  const account = useAccount();
   const searchRef = useRef<HTMLInputElement>(null);
   const mainRef = useRef<HTMLElement>(null);
   const previous = useRef<Route>(route);
@@ -124,6 +150,18 @@ export function App() {
     case "rules":
       view = <TagRules />;
       break;
+    case "signin":
+      view = <SignIn />;
+      break;
+    case "setup":
+      view = <Setup code={route.code} />;
+      break;
+    case "keys":
+      view = isPerson(account) ? <Keys /> : <SignInFirst />;
+      break;
+    case "users":
+      view = account.me?.role === "admin" ? <Users /> : <SignInFirst />;
+      break;
     case "missing":
       view = (
         <Notice kind="error" title="Page not found">
@@ -151,12 +189,15 @@ export function App() {
             q={route.view === "library" ? route.q : ""}
             inputRef={searchRef}
           />
-          <a class={`button primary upload-link${route.view === "upload" ? " current" : ""}`} href="/upload">
-            <svg viewBox="0 0 20 20" aria-hidden="true">
-              <path d="M10 14V4M6 8l4-4 4 4M4 16h12" />
-            </svg>
-            <span>Upload</span>
-          </a>
+          {canWrite(account) && (
+            <a class={`button primary upload-link${route.view === "upload" ? " current" : ""}`} href="/upload">
+              <svg viewBox="0 0 20 20" aria-hidden="true">
+                <path d="M10 14V4M6 8l4-4 4 4M4 16h12" />
+              </svg>
+              <span>Upload</span>
+            </a>
+          )}
+          <AccountMenu />
         </div>
       </header>
       <main id="main" ref={mainRef} tabIndex={-1}>

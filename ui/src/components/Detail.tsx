@@ -1,5 +1,6 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, deleteImage, getImage, messageOf, recordUse, replaceTags, updateImage, type Image } from "../api/client";
+import { canDelete, canWrite, useAccount } from "../account";
 import { currentToken, withWriteToken } from "../auth";
 import { formatBytes, formatDate, formatType } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
@@ -10,6 +11,8 @@ import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
+import { FavouriteButton } from "./FavouriteButton";
+import { UploadedBy } from "./UploadedBy";
 
 type Loaded = { status: "ready"; image: Image } | { status: "loading" } | { status: "error"; error: ApiError | Error };
 
@@ -152,9 +155,12 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
         </div>
       </div>
       <aside class="panel">
-        <h1 class="filename" title={image.filename}>
-          {image.filename}
-        </h1>
+        <div class="title-row">
+          <h1 class="filename" title={image.filename}>
+            {image.filename}
+          </h1>
+          <FavouriteButton image={image} onChange={onChange} />
+        </div>
         <ShareLink image={image} status={status} setStatus={setStatus} />
         <TagEditor image={image} onChange={onChange} />
         <CaptionEditor image={image} onChange={onChange} />
@@ -198,6 +204,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
               <time dateTime={image.created_at}>{formatDate(image.created_at)}</time>
             </dd>
           </div>
+          <UploadedBy image={image} />
         </dl>
         <Actions image={image} />
       </aside>
@@ -212,6 +219,7 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
   const [saving, setSaving] = useState(false);
   const latest = useRef(0);
   const inputRef = useRef<HTMLInputElement>(null);
+  const writable = canWrite(useAccount());
 
   useEffect(() => setTags(image.tags), [image]);
 
@@ -250,21 +258,27 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
       <Chips
         tags={tags}
         label="Tags of this image"
-        onRemove={(tag) => {
-          save(tags.filter((item) => item !== tag));
-          inputRef.current?.focus();
-        }}
+        {...(writable
+          ? {
+              onRemove: (tag: string) => {
+                save(tags.filter((item) => item !== tag));
+                inputRef.current?.focus();
+              },
+            }
+          : { hrefOf: (tag: string) => libraryHref([tag]) })}
       />
       <ImpliedTags tags={tags} />
-      <TagInput
-        id="tag-add"
-        label="Add a tag"
-        placeholder="Add a tag and press Enter"
-        exclude={tags}
-        inputRef={inputRef}
-        busy={saving}
-        onAdd={(added) => save([...tags, ...added])}
-      />
+      {writable && (
+        <TagInput
+          id="tag-add"
+          label="Add a tag"
+          placeholder="Add a tag and press Enter"
+          exclude={tags}
+          inputRef={inputRef}
+          busy={saving}
+          onAdd={(added) => save([...tags, ...added])}
+        />
+      )}
       {error && (
         <p class="field-error" role="alert">
           {error}
@@ -283,6 +297,7 @@ const CAPTION_POLL_MS = 1500;
 
 /** The caption text read from the image (or set by hand), edited in place; polls while it is still being read. */
 function CaptionEditor({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
+  const writable = canWrite(useAccount());
   const [editing, setEditing] = useState(false);
   const [draft, setDraft] = useState(image.text ?? "");
   const [saving, setSaving] = useState(false);
@@ -387,9 +402,11 @@ function CaptionEditor({ image, onChange }: { image: Image; onChange: (image: Im
       ) : (
         <>
           {shown}
-          <button type="button" class="button" onClick={startEditing}>
-            {image.text ? "Edit text" : "Add text"}
-          </button>
+          {writable && (
+            <button type="button" class="button" onClick={startEditing}>
+              {image.text ? "Edit text" : "Add text"}
+            </button>
+          )}
         </>
       )}
       {error && (
@@ -506,6 +523,7 @@ function Actions({ image }: { image: Image }) {
   const dialog = useRef<HTMLDialogElement>(null);
   const [deleting, setDeleting] = useState(false);
   const [deleteError, setDeleteError] = useState<string | null>(null);
+  const deletable = canDelete(useAccount(), image);
 
   async function confirmDelete(): Promise<void> {
     setDeleting(true);
@@ -544,16 +562,18 @@ function Actions({ image }: { image: Image }) {
             Download
           </a>
         )}
-        <button
-          type="button"
-          class="button danger"
-          onClick={() => {
-            setDeleteError(null);
-            dialog.current?.showModal();
-          }}
-        >
-          Delete…
-        </button>
+        {deletable && (
+          <button
+            type="button"
+            class="button danger"
+            onClick={() => {
+              setDeleteError(null);
+              dialog.current?.showModal();
+            }}
+          >
+            Delete…
+          </button>
+        )}
       </div>
       <dialog ref={dialog} class="confirm" aria-labelledby="delete-title" aria-describedby="delete-text">
         <h2 id="delete-title">Delete this image?</h2>

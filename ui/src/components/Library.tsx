@@ -6,6 +6,8 @@ import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
 import { copyImage, formatDuration, placeholderUrl, usePreviewPlaying } from "../media";
 import { thumbnailSrc } from "../urls";
+import { canWrite, isPerson, useAccount } from "../account";
+import { FavouriteButton } from "./FavouriteButton";
 import { Notice } from "./Notice";
 
 const PAGE_SIZE = 30;
@@ -28,6 +30,7 @@ function initialState(tags: readonly string[], q: string): State {
 /** Newest images first, or a search's results, loading the next page (keyset cursor) as the end of the grid nears. */
 export function Library({ tags, q, focusId }: { tags: string[]; q: string; focusId: string | null }) {
   const [state, setState] = useState<State>(() => initialState(tags, q));
+  const account = useAccount();
   const [notice] = useState(takeNotice);
   const [copied, setCopied] = useState<string | null>(null);
   const sentinel = useRef<HTMLDivElement>(null);
@@ -92,6 +95,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
 
   const searching = tags.length > 0 || q !== "";
   const popular = q === "sort:popular" && tags.length === 0;
+  const favourites = q === "is:fav" && tags.length === 0;
   const tagList = tags.map((tag, index) => (
     <Fragment key={tag}>
       {index > 0 && (index === tags.length - 1 ? " and " : ", ")}
@@ -142,10 +146,12 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   } else if (state.items.length === 0) {
     body = (
       <Notice kind="empty" title="No images yet">
-        <p>Your library is empty. Upload a few reaction images to get started.</p>
-        <a class="button primary" href="/upload">
-          Upload images
-        </a>
+        <p>The library is empty.{canWrite(account) ? " Upload a few reaction images to get started." : ""}</p>
+        {canWrite(account) && (
+          <a class="button primary" href="/upload">
+            Upload images
+          </a>
+        )}
       </Notice>
     );
   } else {
@@ -205,9 +211,24 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
         <a href={libraryHref([], "sort:popular")} aria-current={popular ? "page" : undefined}>
           Most used
         </a>
+        {isPerson(account) && (
+          <a href={libraryHref([], "is:fav")} aria-current={q === "is:fav" ? "page" : undefined}>
+            Favourites
+          </a>
+        )}
       </nav>
       <h1 class={searching && !popular ? "page-title" : "visually-hidden"}>
-        {popular ? "Most used" : q ? <>Results for “{q}”</> : searching ? <>Tagged {tagList}</> : "Library"}
+        {popular ? (
+          "Most used"
+        ) : favourites ? (
+          "Favourites"
+        ) : q ? (
+          <>Results for “{q}”</>
+        ) : searching ? (
+          <>Tagged {tagList}</>
+        ) : (
+          "Library"
+        )}
       </h1>
       {body}
     </div>
@@ -261,6 +282,7 @@ function Tile({ image }: { image: Image }) {
           </span>
         )}
       </a>
+      <FavouriteButton image={image} />
     </li>
   );
 }

@@ -1,6 +1,8 @@
 import { useEffect, useRef, useState } from "preact/hooks";
 import { getShareXConfig, uploadImage, messageOf, ApiError, type UploadedImage } from "../api/client";
+import { currentAccount, isPerson } from "../account";
 import { currentToken, withWriteToken } from "../auth";
+import { downloadShareXWithNewKey } from "../sharex";
 import { formatBytes, plural } from "../format";
 import { detailHref } from "../router";
 import { forgetLibraries, receiveFiles, rememberImage } from "../store";
@@ -215,6 +217,12 @@ function ShareXSetup() {
   async function download(): Promise<void> {
     setStatus(null);
     try {
+      if (isPerson(currentAccount())) {
+        // Signed in: a fresh upload-only key of this person goes into the config (revocable on the keys page).
+        const name = await downloadShareXWithNewKey();
+        setStatus(`Downloaded, with a new upload-only key "${name}". Open it to add reactbin to ShareX.`);
+        return;
+      }
       const config = await getShareXConfig();
       const token = currentToken();
       if (config.Headers && token) config.Headers = { ...config.Headers, Authorization: `Bearer ${token}` };
