@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from bench import netns
+from bench.compression import run_compression
 from bench.images import ImageSet, TestImage, make_images, tiny_image
 from bench.machine import describe_machine
 from bench.measure import (
@@ -43,7 +44,7 @@ from bench.stack import BenchError, Stack, run_client
 from bench.transfer import TransferBench, run_import_section, run_share_section
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search")
+SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search", "compression")
 _TRANSFER_SECTIONS = ("import", "share")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -651,8 +652,15 @@ def main(argv: list[str] | None = None) -> None:
             except BenchError as exc:
                 report.add("loopback", "error", f"the stack did not start: {exc}"[:400], "runs", False)
                 loop_sections = []
-            runners = {"memory": run_memory, "throughput": run_throughput, "http": run_http, "search": run_search}
-            for name in ("memory", "throughput", "http", "search"):  # memory first: it must see the first large upload
+            runners = {
+                "memory": run_memory,
+                "throughput": run_throughput,
+                "http": run_http,
+                "search": run_search,
+                "compression": run_compression,
+            }
+            # memory first: it must see the first large upload
+            for name in ("memory", "throughput", "http", "search", "compression"):
                 if name in loop_sections:
                     run = functools.partial(runners[name], report, loop, plan)
                     _section(report, name, run, postgres, args.wait_idle)
@@ -684,5 +692,6 @@ def main(argv: list[str] | None = None) -> None:
         # So does the search section (a million seeded images).
         block = "transfer" if set(sections) <= set(_TRANSFER_SECTIONS) else "results"
         block = "search" if sections == ["search"] else block
+        block = "compression" if sections == ["compression"] else block
         update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

@@ -26,6 +26,7 @@ from reactbin.errors import ClientGone, RateLimited, ReactbinError
 from reactbin.media.ocr import CaptionReader
 from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
+from reactbin.routes.compression import Compression
 from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.telemetry import RequestTelemetry
 from reactbin.routes.ui import ui_handlers
@@ -224,6 +225,7 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         with_access_log=settings.access_log,
         after_request=observe_pool,
     )
+    app.asgi_handler = Compression(app.asgi_handler)
     return app
 
 
