@@ -23,6 +23,7 @@ from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, pa
 from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
 from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.schemas import (
+    DidYouMean,
     ErrorBody,
     Image,
     ImageList,
@@ -107,7 +108,10 @@ _QUERY_HELP = (
     summary="List or search images",
     description="Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` "
     "parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), "
-    "else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`.",
+    "else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`. "
+    "A search whose first page is empty may carry `did_you_mean`: the query with the words that matched nothing "
+    "replaced by the nearest tag in use or caption word (one edit for 3-4 letters, two from 5), offered only when "
+    "that finds something; null otherwise.",
     responses=errors(400, 422, 503),
 )
 async def list_images(
@@ -122,9 +126,12 @@ async def list_images(
 ) -> ImageList:
     if q is None and seed is None:
         page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor)
-        return ImageList(items=[image_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
+        items = [image_out(row, res.urls) for row in page.items]
+        return ImageList(items=items, next_cursor=page.next_cursor, did_you_mean=None)
     found = await search.search_images(res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed)
-    return ImageList(items=[image_out(row, res.urls) for row in found.items], next_cursor=found.next_cursor)
+    suggestion = msgspec.convert(found.did_you_mean, DidYouMean | None, from_attributes=True)
+    items = [image_out(row, res.urls) for row in found.items]
+    return ImageList(items=items, next_cursor=found.next_cursor, did_you_mean=suggestion)
 
 
 @patch(
