@@ -88,14 +88,14 @@ async function pngOf(url: string): Promise<Blob> {
 
 /**
  * "Copy image": the bytes of a still as PNG (what every chat app accepts). An animation or a video would lose its
- * motion on the clipboard, so its link is copied instead, and the message says why. Returns what to tell the user.
+ * motion on the clipboard, so its link is copied instead (the button says so). Returns what to tell the user.
  */
 export async function copyImage(image: Image): Promise<string> {
   const link = absoluteUrl(image.file_url);
   if (image.kind !== "still") {
     await navigator.clipboard.writeText(link);
-    const what = image.kind === "video" ? "A video" : "An animation";
-    return `Link copied: ${what.toLowerCase()} would lose its motion on the clipboard, so the link was copied instead.`;
+    const what = image.kind === "video" ? "Video" : image.mime_type === "image/gif" ? "GIF" : "Animation";
+    return `${what} link copied (it plays where you paste it)`;
   }
   try {
     // The promise goes into the ClipboardItem at once, so the copy still counts as part of the click.
