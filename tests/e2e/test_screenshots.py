@@ -80,6 +80,7 @@ async def test_views_fit_and_screenshots(
 
         featured = images[3]
         await page.goto(f"/images/{featured['id']}")
+        await expect(page.locator("img.full")).to_have_attribute("src", featured["file_url"])
         await expect(page.locator("img.full")).to_have_js_property("complete", True)
         await assert_fits(page)
         await page.screenshot(path=out / f"detail-{size}.png", full_page=size == "phone")

@@ -64,20 +64,36 @@ export function imageTitle(image: Pick<Described, "text" | "filename">): string 
   return captionOf(image, 60) || humanName(image.filename);
 }
 
+const ANIMATION_NAMES: Record<string, string> = {
+  "image/gif": "GIF",
+  "image/webp": "WebP",
+  "image/png": "APNG",
+  "image/apng": "APNG",
+  "image/avif": "AVIF",
+};
+
+/** The corner badge of a tile that moves: `GIF`, `WebP`, `▶ 0:02`; null for stills. */
+export function kindBadge(image: Pick<Described, "kind" | "mime_type" | "duration_ms">): string | null {
+  if (image.kind === "video") return image.duration_ms !== null ? `▶ ${formatDuration(image.duration_ms)}` : "▶";
+  if (image.kind === "animated") return ANIMATION_NAMES[image.mime_type] ?? "GIF";
+  return null;
+}
+
 /**
- * Alt text and accessible names: what kind of picture (as its badge says), its caption (the words people remember it
- * by) or else its filename as words, and its tags. `GIF: “Why not both?” — tagged choice, taco`.
+ * Alt text and accessible names: what kind of picture (in the words of its badge), its caption (the words people
+ * remember it by) or else its filename as words, and its tags. `GIF: “Why not both?” — tagged choice, taco`.
  */
 export function describeImage(image: Described): string {
   const duration = image.duration_ms !== null ? ` ${formatDuration(image.duration_ms)}` : "";
+  const badge = kindBadge(image);
   const kind =
     image.kind === "video"
       ? `Video${duration}: `
-      : image.kind === "animated"
-        ? image.mime_type === "image/gif"
-          ? "GIF: "
-          : "Animation: "
-        : "";
+      : badge === "GIF"
+        ? "GIF: "
+        : badge
+          ? `Animated ${badge}: `
+          : "";
   const caption = captionOf(image);
   const what = caption ? `“${caption}”` : humanName(image.filename);
   const tags = image.tags.length ? ` — tagged ${image.tags.join(", ")}` : "";

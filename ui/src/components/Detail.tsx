@@ -101,6 +101,9 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   const [status, setStatus] = useState<string | null>(null);
   // The placeholder is opaque: gone once the real picture is there, so it never shows through transparency.
   const [shown, setShown] = useState(false);
+  // The thumbnail paints first; the original (often ten times larger) is asked for once it has, so on a slow
+  // connection the two do not share the bandwidth and the picture appears at the thumbnail's speed.
+  const [previewed, setPreviewed] = useState(false);
   // Reduced motion means no autoplay, not no playback: an animation starts still and plays on request.
   const [playing, setPlaying] = useState(() => !reducedMotion());
   const description = describeImage(image);
@@ -137,7 +140,16 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           {placeholder && !shown && (
             <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />
           )}
-          <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
+          <img
+            class="under"
+            src={thumbnailSrc(image)}
+            alt=""
+            width={image.width}
+            height={image.height}
+            fetchpriority="high"
+            onLoad={() => setPreviewed(true)}
+            onError={() => setPreviewed(true)}
+          />
           {image.kind === "video" ? (
             // Muted so browsers allow autoplay; the controls turn the sound on. No autoplay under reduced motion.
             <video
@@ -158,7 +170,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           ) : (
             <img
               class="full"
-              src={image.kind === "animated" && !playing ? thumbnailSrc(image) : image.file_url}
+              src={!previewed || (image.kind === "animated" && !playing) ? thumbnailSrc(image) : image.file_url}
               onLoad={() => setShown(true)}
               width={image.width}
               height={image.height}

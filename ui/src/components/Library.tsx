@@ -1,10 +1,10 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { listImages, messageOf, type DidYouMean, type Image } from "../api/client";
-import { describeImage, plural } from "../format";
+import { describeImage, kindBadge, plural } from "../format";
 import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
-import { copyImage, formatDuration, placeholderUrl, usePreviewPlaying } from "../media";
+import { copyImage, usePlaceholder, usePreviewPlaying } from "../media";
 import { thumbnailSrc } from "../urls";
 import { Notice } from "./Notice";
 import { Toast, useToast } from "./Toast";
@@ -14,6 +14,9 @@ const PAGE_SIZE = 30;
 /** Tiles that may be in the first screenful load at once (the largest is what Lighthouse times as LCP); the rest
  * load as they near the viewport. A phone shows about 12, a desktop more but over a fast connection. */
 const EAGER_TILES = 12;
+/** Of those, the ones whose thumbnails are asked for first (the largest of them is the likely LCP) and whose
+ * placeholders are decoded while rendering. */
+const FIRST_TILES = 4;
 
 interface State {
   items: Image[];
@@ -170,7 +173,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
           onKeyDown={(event) => onGridKey(event, state.items, showCopied)}
         >
           {state.items.map((image, index) => (
-            <Tile key={image.id} image={image} eager={index < EAGER_TILES} />
+            <Tile key={image.id} image={image} eager={index < EAGER_TILES} first={index < FIRST_TILES} />
           ))}
         </ul>
         <Toast text={copied} />
@@ -224,12 +227,13 @@ function layoutRatio(image: Image): number {
   return Math.min(Math.max(ratio, 0.5), 2.4);
 }
 
-function Tile({ image, eager }: { image: Image; eager: boolean }) {
+function Tile({ image, eager, first }: { image: Image; eager: boolean; first: boolean }) {
   const ratio = layoutRatio(image);
   const label = describeImage(image);
+  const badge = kindBadge(image);
   const link = useRef<HTMLAnchorElement>(null);
   const playing = usePreviewPlaying(link, image.preview_url !== null);
-  const placeholder = placeholderUrl(image);
+  const placeholder = usePlaceholder(image, first);
   const [loaded, setLoaded] = useState(false);
   return (
     <li class="tile" style={{ "--ratio": ratio }}>
@@ -249,15 +253,14 @@ function Tile({ image, eager }: { image: Image; eager: boolean }) {
           height={image.height}
           alt=""
           loading={eager ? "eager" : "lazy"}
-          fetchpriority={eager ? "high" : undefined}
+          fetchpriority={first ? "high" : undefined}
           decoding="async"
           onLoad={() => setLoaded(true)}
         />
         {playing && image.preview_url && <img class="preview" src={image.preview_url} alt="" decoding="async" />}
-        {image.kind !== "still" && (
+        {badge && (
           <span class="tile-kind" aria-hidden="true">
-            {image.kind === "video" ? "▶" : "GIF"}
-            {image.duration_ms !== null && image.kind === "video" ? ` ${formatDuration(image.duration_ms)}` : ""}
+            {badge}
           </span>
         )}
       </a>
