@@ -24,8 +24,8 @@ export function placeholderUrl(image: Pick<Image, "placeholder">): string | null
 
 // Decoding a ThumbHash and encoding it as a PNG costs ~2.5 ms before the JIT warms up (measured in Node: 77 ms for
 // 30), four times that on a throttled phone: a grid decoding them all while rendering blocked the main thread for
-// ~300 ms (Lighthouse's total blocking time). The first tiles decode at once; the rest in slices of a few
-// milliseconds right after, long before their thumbnails could arrive.
+// ~300 ms (Lighthouse's total blocking time). Tiles render without them and get them in slices of a few
+// milliseconds right after, long before their thumbnails could arrive over a network.
 const SLICE_MS = 8;
 const waiting = new Map<string, Set<() => void>>();
 let draining = false;
@@ -42,12 +42,10 @@ function drain(): void {
   if (draining) setTimeout(drain, 0);
 }
 
-/** The placeholder of an image: decoded during render when `now`, else in a slice of work soon after. */
-export function usePlaceholder(image: Pick<Image, "placeholder">, now: boolean): string | null {
+/** The placeholder of an image: at once when it was decoded before, else from a slice of work soon after. */
+export function usePlaceholder(image: Pick<Image, "placeholder">): string | null {
   const hash = image.placeholder;
-  const [url, setUrl] = useState<string | null>(() =>
-    hash && (now || placeholders.has(hash)) ? placeholderUrl(image) : null,
-  );
+  const [url, setUrl] = useState<string | null>(() => (hash && placeholders.has(hash) ? placeholderUrl(image) : null));
   useEffect(() => {
     if (url !== null || !hash) return;
     const done = () => setUrl(placeholderUrl({ placeholder: hash }));

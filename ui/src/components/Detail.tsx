@@ -101,8 +101,8 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   const [status, setStatus] = useState<string | null>(null);
   // The placeholder is opaque: gone once the real picture is there, so it never shows through transparency.
   const [shown, setShown] = useState(false);
-  // The thumbnail paints first; the original (often ten times larger) is asked for once it has, so on a slow
-  // connection the two do not share the bandwidth and the picture appears at the thumbnail's speed.
+  // The thumbnail paints first; the original (often ten times larger) is asked for once it has been painted, so on a
+  // slow connection the two do not share the bandwidth and the picture appears at the thumbnail's speed.
   const [previewed, setPreviewed] = useState(false);
   // Reduced motion means no autoplay, not no playback: an animation starts still and plays on request.
   const [playing, setPlaying] = useState(() => !reducedMotion());
@@ -147,7 +147,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
             width={image.width}
             height={image.height}
             fetchpriority="high"
-            onLoad={() => setPreviewed(true)}
+            onLoad={() => afterNextPaint(() => setPreviewed(true))}
             onError={() => setPreviewed(true)}
           />
           {image.kind === "video" ? (
@@ -681,6 +681,11 @@ function Actions({ image }: { image: Image }) {
       </dialog>
     </section>
   );
+}
+
+/** Run `then` once the browser has painted the current frame (the next frame has started). */
+function afterNextPaint(then: () => void): void {
+  requestAnimationFrame(() => requestAnimationFrame(then));
 }
 
 /** Record a use without ever bothering the person: a refused or failed count (no token, rate limit) is ignored. */

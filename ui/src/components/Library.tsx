@@ -14,8 +14,7 @@ const PAGE_SIZE = 30;
 /** Tiles that may be in the first screenful load at once (the largest is what Lighthouse times as LCP); the rest
  * load as they near the viewport. A phone shows about 12, a desktop more but over a fast connection. */
 const EAGER_TILES = 12;
-/** Of those, the ones whose thumbnails are asked for first (the largest of them is the likely LCP) and whose
- * placeholders are decoded while rendering. */
+/** Of those, the ones whose thumbnails are asked for first (the largest of them is the likely LCP). */
 const FIRST_TILES = 4;
 
 interface State {
@@ -233,7 +232,7 @@ function Tile({ image, eager, first }: { image: Image; eager: boolean; first: bo
   const badge = kindBadge(image);
   const link = useRef<HTMLAnchorElement>(null);
   const playing = usePreviewPlaying(link, image.preview_url !== null);
-  const placeholder = usePlaceholder(image, first);
+  const placeholder = usePlaceholder(image);
   const [loaded, setLoaded] = useState(false);
   return (
     <li class="tile" style={{ "--ratio": ratio }}>
