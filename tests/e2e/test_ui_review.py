@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import uuid
 from pathlib import Path
 
 from playwright.async_api import Browser, Locator, expect
@@ -466,3 +467,22 @@ async def test_the_first_screenful_of_thumbnails_is_never_lazy(session: Session,
     assert loading[:4] == [["eager", "high"]] * 4
     assert loading[4:12] == [["eager", "auto"]] * 8
     assert loading[12:] == [["lazy", "auto"]] * 4
+
+
+async def test_the_library_fetches_its_first_page_alongside_the_script(session: Session, app: Server) -> None:
+    """`/` names the first page's URL in a preload `Link`: one round trip less before the first thumbnail, and the
+    script's own request reuses it (one request, no "preloaded but not used" warning)."""
+    await app.upload("first.png", make_image(990))
+    page = session.page
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text) if message.type == "warning" else None)
+    response = await page.goto("/")
+    assert response is not None
+    assert response.headers["link"] == "</api/v1/images?limit=30>; rel=preload; as=fetch; crossorigin"
+    await thumbnails_loaded(page, 1)
+    await page.wait_for_timeout(500)
+    assert [url for url in session.requests if "/api/v1/images?" in url] == [f"{app.url}/api/v1/images?limit=30"]
+    assert not [text for text in warnings if "preload" in text], warnings
+    for other in ("/?q=first", f"/images/{uuid.uuid4()}", "/upload"):
+        answer = await page.request.get(other)
+        assert "link" not in answer.headers, other
