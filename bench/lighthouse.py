@@ -99,6 +99,11 @@ def _set_caption(stack: Stack, image_id: str, caption: str) -> None:
         conn.close()
 
 
+def _lighthouse_version() -> str:
+    package = json.loads((LIGHTHOUSE.parents[1] / "package.json").read_text())
+    return str(package["version"])
+
+
 def run_lighthouse(url: str, out: Path) -> dict[str, Any]:
     command = [
         "node",
@@ -199,9 +204,20 @@ def main(argv: list[str] | None = None) -> None:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    report.note(
+        "Each run: `CHROME_PATH=/usr/bin/chromium node bench/lighthouse/node_modules/lighthouse/cli/index.js URL "
+        f"--chrome-flags='{CHROME_FLAGS}' --only-categories={','.join(CATEGORIES)} --output=json` (Lighthouse "
+        f"{_lighthouse_version()}, its default mobile emulation: Moto G Power, simulated slow 4G, 4x CPU slowdown)."
+    )
+    report.note(
+        "Library: 26 memes (PNG and JPEG, captions set as OCR reads them), a GIF, an animated WebP, a WebM with sound "
+        "and two photos; the detail page is the first meme's."
+    )
     seconds = time.monotonic() - started
     print()
     print(report.table())
+    for note in report.notes:
+        print(f"- {note}")
     if args.update_docs:
         command = "flock /work/bench.lock python -m bench.lighthouse " + shlex.join(
             argv if argv is not None else sys.argv[1:]
