@@ -27,6 +27,7 @@ from reactbin.errors import DatabaseUnavailable
 from reactbin.media.ocr import CaptionReader
 from reactbin.routes.access import AccessControl, AccurateAllow, SecurityHeaders, UploadRateLimit
 from reactbin.routes.api import OPENAPI, close_request_schemas, route_handlers
+from reactbin.routes.compression import Compression
 from reactbin.routes.errors import EXCEPTION_HANDLERS
 from reactbin.routes.multipart import FORM_OVERHEAD
 from reactbin.routes.telemetry import PoolGauges, RequestTelemetry, RouteLabels
@@ -97,7 +98,8 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
     )
     started.append(app)
     close_request_schemas(app)
-    # Telemetry is outermost, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else.
+    # Telemetry wraps the rest, so that 404s of unknown paths, 401s and 429s carry the same headers as everything else;
+    # compression wraps it all, so every answer with a text body can be compressed (its time is inside telemetry's).
     app.asgi_handler = RequestTelemetry(
         SecurityHeaders(
             UploadRateLimit(AccurateAllow(app.asgi_handler, app), lambda: getattr(app.state, "rate_limiter", None)),
@@ -108,6 +110,7 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
         with_access_log=settings.access_log,
         after_request=PoolGauges(app),
     )
+    app.asgi_handler = Compression(app.asgi_handler)
     return app
 
 

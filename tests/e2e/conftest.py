@@ -12,6 +12,7 @@ import io
 import shutil
 import subprocess
 import threading
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import asyncpg
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright, expect
 
@@ -41,6 +43,8 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+TOUCH_PHONE: dict[str, Any] = {"viewport": PHONE, "has_touch": True, "is_mobile": True}
+"""A phone as the page sees it: narrow, touch (no hover, a coarse pointer)."""
 UI_SOURCES = ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
 
 
@@ -126,12 +130,17 @@ def origin_of(url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def browser_session(
-    browser: Browser, base_url: str, *, other_origins: tuple[str, ...] = (), viewport: dict[str, int] | None = None
+    browser: Browser,
+    base_url: str,
+    *,
+    other_origins: tuple[str, ...] = (),
+    viewport: dict[str, int] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Session]:
     """A fresh context; on exit, fails if a request went anywhere but `base_url`'s origin (and `other_origins`)
-    or the page threw."""
+    or the page threw. `options` go to `new_context` (`color_scheme`, `reduced_motion`, `has_touch`, ...)."""
     origins = {origin_of(base_url), *other_origins}
-    context = await browser.new_context(viewport=viewport or DESKTOP, base_url=base_url)
+    context = await browser.new_context(viewport=viewport or DESKTOP, base_url=base_url, **options)
     context.set_default_timeout(10_000)
     page = await context.new_page()
     session = Session(context, page, origins)
@@ -177,6 +186,19 @@ async def session(browser: Browser, app: Server) -> AsyncIterator[Session]:
     """A desktop-sized browser session on `app`."""
     async with browser_session(browser, app.url) as session:
         yield session
+
+
+async def set_caption(app: Server, image_id: str, text: str) -> None:
+    """Give an image its caption text as an OCR job would (the e2e server runs no worker)."""
+    conn = await asyncpg.connect(app.database_url)
+    try:
+        await conn.execute(
+            "UPDATE images SET text = $2, text_status = 'done', text_source = 'ocr' WHERE id = $1",
+            uuid.UUID(image_id),
+            text,
+        )
+    finally:
+        await conn.close()
 
 
 async def thumbnails_loaded(page: Page, count: int) -> list[int]:

@@ -13,7 +13,15 @@ import pytest
 from playwright.async_api import Browser, Page, expect
 
 from tests.conftest import FIXTURES
-from tests.e2e.conftest import DESKTOP, PHONE, Server, browser_session, make_image, thumbnails_loaded
+from tests.e2e.conftest import (
+    DESKTOP,
+    PHONE,
+    Server,
+    browser_session,
+    make_image,
+    set_caption,
+    thumbnails_loaded,
+)
 
 LIBRARY = [
     # caption, size, tags
@@ -55,6 +63,8 @@ async def test_views_fit_and_screenshots(
         await app.upload(f"{caption.replace(' ', '-')}.png", make_image(seed, dims, caption), tags)
         for seed, (caption, dims, tags) in enumerate(LIBRARY, start=500)
     ]
+    for image, (caption, _, _) in zip(images, LIBRARY, strict=True):
+        await set_caption(app, image["id"], caption)  # as OCR would have read it
     out = screenshot_dir(tmp_path)
     async with browser_session(browser, app.url, viewport=viewport) as session:
         page = session.page
@@ -70,6 +80,7 @@ async def test_views_fit_and_screenshots(
 
         featured = images[3]
         await page.goto(f"/images/{featured['id']}")
+        await expect(page.locator("img.full")).to_have_attribute("src", featured["file_url"])
         await expect(page.locator("img.full")).to_have_js_property("complete", True)
         await assert_fits(page)
         await page.screenshot(path=out / f"detail-{size}.png", full_page=size == "phone")

@@ -44,6 +44,9 @@ async def test_images_load_from_the_cdn_and_stay_cached(cdn_session: Session, cd
     # The detail page shows the original from the CDN, and "Copy link" copies the CDN URL as it is.
     image = uploaded[0]
     await page.locator(f'a[data-id="{image["id"]}"]').click()
+    # The original is asked for once the thumbnail has painted (Detail.tsx).
+    await expect(page.locator("img.full")).to_have_attribute("src", image["file_url"])
+    await expect(page.locator("img.full")).to_have_js_property("complete", True)
     await expect(page.locator("img.full")).to_have_js_property("naturalWidth", 360)
     assert f"/{image['storage_key']}" in cdn.hits
     await page.get_by_role("button", name="Copy link").click()
@@ -63,6 +66,8 @@ async def test_images_load_from_the_cdn_and_stay_cached(cdn_session: Session, cd
     await second.goto("/")
     assert await thumbnails_loaded(second, 3) == [360, 360, 360]
     await second.goto(f"/images/{image['id']}")
+    await expect(second.locator("img.full")).to_have_attribute("src", image["file_url"])
+    await expect(second.locator("img.full")).to_have_js_property("complete", True)
     await expect(second.locator("img.full")).to_have_js_property("naturalWidth", 360)
     assert len(cdn.hits) == hits_before, cdn.hits[hits_before:]
     from_cdn = {url: response for url, response in responses.items() if url.startswith(cdn.url)}

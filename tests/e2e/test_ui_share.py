@@ -72,7 +72,7 @@ async def test_copy_link_copy_page_link_and_the_share_page(session: Session, app
     await expect(page.get_by_text("Page link copied")).to_be_visible()
     page_link = await page.evaluate("navigator.clipboard.readText()")
     assert page_link == f"{app.url}/i/{image['id']}"
-    await expect(page.get_by_label("Page link (unfurls in chat)")).to_have_value(page_link)
+    await expect(page.locator("#share-page-link")).to_have_attribute("title", page_link)
 
     # Copy image: the still's pixels, as PNG (what clipboards take), converted from the JPEG.
     await page.get_by_role("button", name="Copy image").click()

@@ -469,3 +469,71 @@ async def test_bad_search_parameters(library: AsyncTestClient[Any]) -> None:
         response = await library.get("/api/v1/images", params=params)
         assert 400 <= response.status_code < 500, params
         assert response.json()["code"] == code, params
+
+
+# --- did you mean ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def typo_library(db: asyncpg.Connection, make_client: AppFactory) -> Any:
+    await add_image(db, "g1.png", tags=("grumpy",))
+    await add_image(db, "g2.png", tags=("grumpy", "cat"))
+    await add_image(db, "grumble.png", tags=("grumble",))
+    await add_image(db, "fine.png", text="THIS IS FINE")
+    await add_image(db, "both.png", text="WHYNOTBOTH")
+    await add_image(db, "money.png", text="Shut up and take my money!")
+    await add_image(db, "dog.png", tags=("dog",), text="such wow")
+    assert (await db.execute("INSERT INTO tag_aliases (alias, tag) VALUES ('kitty', 'cat')")) == "INSERT 0 1"
+    async with make_client("filesystem") as client:
+        yield client
+
+
+DID_YOU_MEAN = [
+    # typed, corrected query (None: no offer), corrections as (word, replacement, source)
+    ("grumpu", "grumpy", [("grumpu", "grumpy", "tag")]),
+    ("Grumpu", "grumpy", [("Grumpu", "grumpy", "tag")]),
+    ("kat", "cat", [("kat", "cat", "tag")]),
+    ("tag:grumpu", "tag:grumpy", [("tag:grumpu", "tag:grumpy", "tag")]),
+    ("grumpu cat", "grumpy cat", [("grumpu", "grumpy", "tag")]),
+    ("thsi is fine", "this is fine", [("thsi", "this", "caption")]),
+    ("this is fnie", "this is fine", [("fnie", "fine", "caption")]),
+    ("take my mony", "take my money", [("mony", "money", "caption")]),
+    ("why not bothh", "why not both", [("bothh", "both", "caption")]),  # a caption OCR wrote without spaces
+    ("grumpu type:still sort:popular", "grumpy type:still sort:popular", [("grumpu", "grumpy", "tag")]),
+    ("dgo -grumpu", "dog -grumpu", [("dgo", "dog", "tag")]),  # an excluded word is left as typed
+    # Nothing to offer: no close word, a word already matching, a word excluded or one of alternatives.
+    ("xylophone", None, []),
+    ("grumpy dog", None, []),  # both words find images, only not together: no spelling fixes that
+    ("grumpu|zzz", None, []),
+    ('"thsi is fine"', None, []),
+    ("ab", None, []),
+    ("grumpu type:video", None, []),  # the corrected query would still find nothing
+]
+
+
+async def test_an_empty_search_offers_the_nearest_tags_and_caption_words(typo_library: AsyncTestClient[Any]) -> None:
+    wrong = []
+    for typed, corrected, corrections in DID_YOU_MEAN:
+        response = await typo_library.get("/api/v1/images", params={"q": typed})
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["items"] == []
+        offer = body["did_you_mean"]
+        fixes = [(c["word"], c["replacement"], c["source"]) for c in offer["corrections"]] if offer else []
+        found = (offer["q"], fixes) if offer else None
+        expected = (corrected, corrections) if corrected else None
+        if found != expected:
+            wrong.append((typed, found, expected))
+        elif corrected:
+            again = await typo_library.get("/api/v1/images", params={"q": corrected})
+            assert again.json()["items"], corrected
+    assert wrong == [], "\n".join(f"{typed!r}: offered {got}, expected {want}" for typed, got, want in wrong)
+
+
+async def test_did_you_mean_only_on_an_empty_first_page(typo_library: AsyncTestClient[Any]) -> None:
+    found = (await typo_library.get("/api/v1/images", params={"q": "grumpy"})).json()
+    assert found["items"]
+    assert found["did_you_mean"] is None
+    listed = (await typo_library.get("/api/v1/images", params={"tag": "grumpu"})).json()
+    assert listed["items"] == []
+    assert listed.get("did_you_mean") is None  # the plain tag filter is the old API: exact or nothing

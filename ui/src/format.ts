@@ -1,3 +1,5 @@
+import { formatDuration } from "./media";
+
 const UNITS = ["bytes", "KB", "MB", "GB"] as const;
 
 export function formatBytes(size: number): string {
@@ -34,4 +36,66 @@ export function formatDate(iso: string): string {
 
 export function plural(count: number, one: string, many = `${one}s`): string {
   return `${count} ${count === 1 ? one : many}`;
+}
+
+type Described = {
+  filename: string;
+  text?: string | null;
+  tags: readonly string[];
+  kind: string;
+  mime_type: string;
+  duration_ms: number | null;
+};
+
+/** The image's caption on one line, cut at `max` characters ("" when it has none). */
+export function captionOf(image: Pick<Described, "text">, max = 150): string {
+  const text = (image.text ?? "").replace(/\s+/gu, " ").trim();
+  return text.length > max ? `${text.slice(0, max - 1).trimEnd()}…` : text;
+}
+
+/** A filename as words: "take-my-money.jpg" -> "take my money". */
+export function humanName(filename: string): string {
+  const words = filename.replace(/\.[^.]+$/u, "").replace(/[-_.]+/gu, " ").trim();
+  return words || filename;
+}
+
+/** What a page about the image is called: its caption (short), else its filename as words. */
+export function imageTitle(image: Pick<Described, "text" | "filename">): string {
+  return captionOf(image, 60) || humanName(image.filename);
+}
+
+const ANIMATION_NAMES: Record<string, string> = {
+  "image/gif": "GIF",
+  "image/webp": "WebP",
+  "image/png": "APNG",
+  "image/apng": "APNG",
+  "image/avif": "AVIF",
+};
+
+/** The corner badge of a tile that moves: `GIF`, `WebP`, `▶ 0:02`; null for stills. */
+export function kindBadge(image: Pick<Described, "kind" | "mime_type" | "duration_ms">): string | null {
+  if (image.kind === "video") return image.duration_ms !== null ? `▶ ${formatDuration(image.duration_ms)}` : "▶";
+  if (image.kind === "animated") return ANIMATION_NAMES[image.mime_type] ?? "GIF";
+  return null;
+}
+
+/**
+ * Alt text and accessible names: what kind of picture (in the words of its badge), its caption (the words people
+ * remember it by) or else its filename as words, and its tags. `GIF: “Why not both?” — tagged choice, taco`.
+ */
+export function describeImage(image: Described): string {
+  const duration = image.duration_ms !== null ? ` ${formatDuration(image.duration_ms)}` : "";
+  const badge = kindBadge(image);
+  const kind =
+    image.kind === "video"
+      ? `Video${duration}: `
+      : badge === "GIF"
+        ? "GIF: "
+        : badge
+          ? `Animated ${badge}: `
+          : "";
+  const caption = captionOf(image);
+  const what = caption ? `“${caption}”` : humanName(image.filename);
+  const tags = image.tags.length ? ` — tagged ${image.tags.join(", ")}` : "";
+  return `${kind}${what}${tags}`;
 }

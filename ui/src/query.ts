@@ -19,12 +19,42 @@ export function queryTerms(q: string): string[] {
   return terms;
 }
 
-/** The query without its `index`th term. */
-export function withoutTerm(q: string, index: number): string {
+/** The query without the terms at `indexes`. */
+export function withoutTerms(q: string, indexes: readonly number[]): string {
   return queryTerms(q)
-    .filter((_, i) => i !== index)
+    .filter((_, i) => !indexes.includes(i))
     .join(" ");
 }
+
+/** A plain word: no operator, quote, alternative or wildcard; words typed one after another read as one phrase. */
+function plainWord(term: string): boolean {
+  return !/^-|["|*]|^(tag|type|sort):/iu.test(term);
+}
+
+export interface QueryChip {
+  text: string;
+  /** The terms it stands for (removing the chip removes them). */
+  indexes: number[];
+}
+
+/** The chips that show a query: runs of plain words as one chip (`why not both`), every other term its own. */
+export function queryChips(q: string): QueryChip[] {
+  const chips: QueryChip[] = [];
+  let joinable = false;
+  queryTerms(q).forEach((term, index) => {
+    const last = chips.at(-1);
+    const plain = plainWord(term);
+    if (last && joinable && plain) {
+      last.text += ` ${term}`;
+      last.indexes.push(index);
+    } else {
+      chips.push({ text: term, indexes: [index] });
+    }
+    joinable = plain;
+  });
+  return chips;
+}
+
 
 /** Short help for the search box: every operator with an example. */
 export const SYNTAX_HELP: readonly (readonly [string, string])[] = [

@@ -1,11 +1,13 @@
 // What the app remembers between views: the last known version of each image, loaded library pages
 // (so going back to the library is instant and keeps its scroll position) and one-shot notices.
-import type { Image } from "./api/client";
+import type { DidYouMean, Image } from "./api/client";
 
 export interface LibraryPage {
   items: Image[];
   cursor: string | null;
   done: boolean;
+  /** What an empty search offers instead ("did you mean"). */
+  didYouMean?: DidYouMean | null;
 }
 
 const images = new Map<string, Image>();

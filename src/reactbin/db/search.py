@@ -351,3 +351,78 @@ async def similar_tags(conn: asyncpg.Connection, typed: str, *, max_distance: in
         limit,
     )
     return [TagCount(r["name"], r["count"], r["tag"]) for r in records]
+
+
+async def anything_matches(conn: asyncpg.Connection, tags: list[str], text: str) -> bool:
+    """Whether any image has one of `tags` (through aliases and implications) or `text` in its caption or filename.
+
+    Text of fewer than three characters is not looked for (no index serves it; `did you mean` leaves it alone).
+    """
+    pattern = f"%{like_escape(text)}%" if len(text) >= 3 else None
+    found: bool = await conn.fetchval(
+        """
+        WITH RECURSIVE
+            input AS (
+                SELECT coalesce(a.tag, u.t) AS tag
+                FROM unnest($1::text[]) u(t) LEFT JOIN tag_aliases a ON a.alias = u.t
+            ),
+            closure(tag) AS (
+                SELECT tag FROM input
+                UNION
+                SELECT r.tag FROM closure c JOIN tag_implications r ON r.implies = c.tag
+            )
+        SELECT EXISTS (
+            SELECT 1 FROM images i
+            WHERE i.tag_list && ARRAY(SELECT tag FROM closure)
+               OR ($2::text IS NOT NULL AND (i.text_compact LIKE $2 OR i.name_compact LIKE $2))
+        )
+        """,
+        tags,
+        pattern,
+    )
+    return found
+
+
+class Caption(msgspec.Struct, frozen=True):
+    text: str
+    compact: str
+
+
+SIMILAR_CAPTION = 0.4
+"""pg_trgm word similarity from which a caption counts as near a typed text: `thsiisfine` is 0.47 from
+`thisisfine`, `thsi` 0.4 (measured here)."""
+
+
+async def similar_captions(conn: asyncpg.Connection, texts: list[str], *, limit: int) -> list[Caption]:
+    """Up to `limit` captions per compact text whose compact form holds something like it (trigram word similarity,
+    through the trigram index), most similar first; run inside a transaction (the threshold is set for it)."""
+    await conn.execute(f"SELECT set_config('pg_trgm.word_similarity_threshold', '{SIMILAR_CAPTION}', true)")
+    records = await conn.fetch(
+        """
+        SELECT DISTINCT ON (near.id) near.text, near.text_compact
+        FROM unnest($1::text[]) t(q)
+        CROSS JOIN LATERAL (
+            SELECT i.id, i.text, i.text_compact FROM images i
+            WHERE i.text_compact %> t.q
+            ORDER BY word_similarity(t.q, i.text_compact) DESC
+            LIMIT $2
+        ) near
+        """,
+        [text for text in texts if len(text) >= 3],
+        limit,
+    )
+    return [Caption(r["text"], r["text_compact"]) for r in records if r["text"]]
+
+
+async def compact_words(conn: asyncpg.Connection, texts: list[str]) -> list[str]:
+    """The distinct words of `texts` (split at whitespace) in the compact form the search matches."""
+    words: list[str] = await conn.fetchval(
+        """
+        SELECT coalesce(array_agg(DISTINCT w), '{}') FROM (
+            SELECT reactbin_compact(part) AS w
+            FROM unnest($1::text[]) t(text), regexp_split_to_table(t.text, '\\s+') part
+        ) words WHERE w <> ''
+        """,
+        texts,
+    )
+    return words

@@ -12,6 +12,7 @@ phrase (caption or filename), `tag:x` (exactly that tag), `x*` (any tag starting
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -134,6 +135,17 @@ def parse_query(raw: str) -> Query:
     if len(terms) > MAX_TERMS or atoms > MAX_TERMS:
         raise InvalidQuery(f"The query has more than {MAX_TERMS} terms")
     return Query(clauses=tuple(clauses), sort=sort)
+
+
+def rewrite_terms(raw: str, rewrite: Callable[[str, Clause | None], str | None]) -> str:
+    """`raw` with each term replaced by what `rewrite(term, clause)` returns (None keeps it); terms are joined by one
+    space. `clause` is None for a `sort:` term. `raw` must parse (see `parse_query`)."""
+    out: list[str] = []
+    for term in _split_terms(raw):
+        clause = None if term.lower().startswith("sort:") else _parse_clause(term)
+        replacement = rewrite(term, clause)
+        out.append(term if replacement is None else replacement)
+    return " ".join(out)
 
 
 def _split_terms(raw: str) -> list[str]:

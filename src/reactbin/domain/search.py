@@ -14,6 +14,7 @@ import msgspec
 from reactbin.db import search as db
 from reactbin.db.accounts import user_ids_named
 from reactbin.db.images import ImageRow
+from reactbin.domain.corrections import DidYouMean, did_you_mean
 from reactbin.domain.query import By, Clause, Favourite, Phrase, Prefix, Query, Tag, Type, Word, parse_query
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import normalise_tags
@@ -26,6 +27,8 @@ MIN_INDEXED_TEXT = 3
 class SearchPage(msgspec.Struct, frozen=True):
     items: list[ImageRow]
     next_cursor: str | None
+    did_you_mean: DidYouMean | None = None
+    """Only on an empty first page: the query with its unmatched words corrected, when that finds something."""
 
 
 class _Cursor(msgspec.Struct, array_like=True, frozen=True):
@@ -90,11 +93,29 @@ async def search_images(
         if decoded is not None:
             search = msgspec.structs.replace(search, after=db.Position(decoded.key, decoded.created_at, decoded.id))
         hits = await db.search_images(conn, search)
+        suggestion = None
+        if not hits and decoded is None:
+            suggestion = await _did_you_mean(conn, q, query, extra, viewer)
     next_cursor = None
     if len(hits) > limit:
         hits = hits[:limit]
         next_cursor = _encode_cursor(sort, hits[-1].position, seed)
-    return SearchPage(items=[hit.image for hit in hits], next_cursor=next_cursor)
+    return SearchPage(items=[hit.image for hit in hits], next_cursor=next_cursor, did_you_mean=suggestion)
+
+
+async def _did_you_mean(
+    conn: asyncpg.Connection, q: str, query: Query, extra: list[Tag], viewer: uuid.UUID | None
+) -> DidYouMean | None:
+    # The search may have steered the planner (see db.choose_plan); each probe below chooses again.
+    await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
+
+    async def finds_anything(corrected: Query) -> bool:
+        probe = await resolve(conn, corrected, extra, sort="new", limit=1, seed=0, viewer=viewer)
+        found = bool(await db.search_images(conn, probe))
+        await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
+        return found
+
+    return await did_you_mean(conn, q, query, finds_anything)
 
 
 async def resolve(

@@ -25,6 +25,7 @@ from reactbin.errors import Forbidden, ImageNotFound, RateLimited, ReactbinError
 from reactbin.routes.access import access, principal_of
 from reactbin.routes.multipart import MAX_FIELD_BYTES, multipart_operation, receive_upload
 from reactbin.routes.schemas import (
+    DidYouMean,
     ErrorBody,
     Image,
     ImageList,
@@ -123,7 +124,10 @@ _QUERY_HELP = (
     summary="List or search images",
     description="Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` "
     "parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), "
-    "else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`.",
+    "else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`. "
+    "A search whose first page is empty may carry `did_you_mean`: the query with the words that matched nothing "
+    "replaced by the nearest tag in use or caption word (one edit for 3-4 letters, two from 5), offered only when "
+    "that finds something; null otherwise.",
     responses=errors(400, 422, 503),
 )
 async def list_images(
@@ -140,11 +144,14 @@ async def list_images(
     viewer = principal_of(request).user_id
     if q is None and seed is None:
         page = await library.list_images(res, tags=list(tag), limit=limit, cursor=cursor, viewer=viewer)
-        return ImageList(items=await images_out(res, request, page.items), next_cursor=page.next_cursor)
+        items = await images_out(res, request, page.items)
+        return ImageList(items=items, next_cursor=page.next_cursor, did_you_mean=None)
     found = await search.search_images(
         res, q=q or "", tags=list(tag), limit=limit, cursor=cursor, seed=seed, viewer=viewer
     )
-    return ImageList(items=await images_out(res, request, found.items), next_cursor=found.next_cursor)
+    suggestion = msgspec.convert(found.did_you_mean, DidYouMean | None, from_attributes=True)
+    items = await images_out(res, request, found.items)
+    return ImageList(items=items, next_cursor=found.next_cursor, did_you_mean=suggestion)
 
 
 @patch(

@@ -65,9 +65,26 @@ class UploadedImage(Image, frozen=True, kw_only=True):
     duplicate: bool
 
 
+class Correction(msgspec.Struct, frozen=True):
+    """A term of the query that matched nothing alone, and the nearest tag or caption word."""
+
+    word: str
+    replacement: str
+    source: Literal["tag", "caption"]
+
+
+class DidYouMean(msgspec.Struct, frozen=True):
+    """The query with every correction applied; it finds at least one image."""
+
+    q: str
+    corrections: list[Correction]
+
+
 class ImageList(msgspec.Struct, frozen=True):
     items: list[Image]
     next_cursor: str | None
+    did_you_mean: DidYouMean | None
+    """Searches (`q`) only, on a first page that is empty: a close tag or caption match for the unmatched words."""
 
 
 # Documents the rule of `domain.tags` for each item; not enforced here, so a bad tag stays a 422 `invalid_tag`.

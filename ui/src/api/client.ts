@@ -4,6 +4,7 @@ import type { components, operations } from "./schema";
 export type Image = components["schemas"]["Image"];
 export type UploadedImage = components["schemas"]["UploadedImage"];
 export type ImageList = components["schemas"]["ImageList"];
+export type DidYouMean = components["schemas"]["DidYouMean"];
 export type TagSuggestion = components["schemas"]["TagSuggestion"];
 type ErrorBody = components["schemas"]["ErrorBody"];
 type ListQuery = NonNullable<operations["ApiV1ImagesListImages"]["parameters"]["query"]>;

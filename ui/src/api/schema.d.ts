@@ -30,7 +30,7 @@ export interface paths {
         };
         /**
          * List or search images
-         * @description Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`.
+         * @description Without `q`: newest first, every `tag` required. With `q`: the query language, ANDed with the `tag` parameters; relevance first when `q` has free text (exact tag and whole-caption matches before partial ones), else newest first, unless `sort:` says otherwise. Keyset pages: pass `next_cursor` back as `cursor`. A search whose first page is empty may carry `did_you_mean`: the query with the words that matched nothing replaced by the nearest tag in use or caption word (one edit for 3-4 letters, two from 5), offered only when that finds something; null otherwise.
          */
         get: operations["ApiV1ImagesListImages"];
         put?: never;
@@ -699,6 +699,13 @@ export interface components {
         ApiKeyList: {
             items: components["schemas"]["ApiKey"][];
         };
+        /** Correction */
+        Correction: {
+            replacement: string;
+            /** @enum {string} */
+            source: "tag" | "caption";
+            word: string;
+        };
         /** CreatedApiKey */
         CreatedApiKey: {
             /** Format: date-time */
@@ -710,6 +717,11 @@ export interface components {
             name: string;
             /** @enum {string} */
             scope: "full" | "upload";
+        };
+        /** DidYouMean */
+        DidYouMean: {
+            corrections: components["schemas"]["Correction"][];
+            q: string;
         };
         /** ErrorBody */
         ErrorBody: {
@@ -754,6 +766,7 @@ export interface components {
         };
         /** ImageList */
         ImageList: {
+            did_you_mean: components["schemas"]["DidYouMean"] | null;
             items: components["schemas"]["Image"][];
             next_cursor: string | null;
         };

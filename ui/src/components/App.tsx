@@ -26,14 +26,18 @@ function SignInFirst() {
   );
 }
 
-function titleOf(route: Route): string {
+/** The page title of a view; an image's page names itself once it has loaded (Detail). */
+function titleOf(route: Route): string | null {
   switch (route.view) {
     case "library":
-      return route.q || route.tags.length ? `${[route.q, ...route.tags].filter(Boolean).join(" + ")} · reactbin` : "reactbin";
+      if (route.q === "sort:popular" && route.tags.length === 0) return "Most used · reactbin";
+      if (route.q) return `“${route.q}” · Search · reactbin`;
+      if (route.tags.length) return `Tagged ${route.tags.join(", ")} · reactbin`;
+      return "Library · reactbin";
     case "rules":
       return "Tag rules · reactbin";
     case "detail":
-      return "Image · reactbin";
+      return null;
     case "upload":
       return "Upload · reactbin";
     case "signin":
@@ -117,7 +121,8 @@ export function App() {
   }, []);
 
   useEffect(() => {
-    document.title = titleOf(route);
+    const title = titleOf(route);
+    if (title !== null) document.title = title;
   }, [route]);
 
   // A new view moves keyboard focus to the page content (a search that only changes tags keeps it in the box).

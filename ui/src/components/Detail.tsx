@@ -2,11 +2,11 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { ApiError, deleteImage, getImage, messageOf, recordUse, replaceTags, updateImage, type Image } from "../api/client";
 import { canDelete, canWrite, useAccount } from "../account";
 import { currentToken, withWriteToken } from "../auth";
-import { formatBytes, formatDate, formatType } from "../format";
+import { describeImage, formatBytes, formatDate, formatType, imageTitle } from "../format";
 import { lastLibraryHref, libraryHref, navigate } from "../router";
 import { cachedImage, forgetImage, rememberImage, setNotice } from "../store";
 import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../media";
-import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
+import { absoluteUrl, isSameOrigin, sharePageUrl, shortLink, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
@@ -25,6 +25,19 @@ export function Detail({ id }: { id: string }) {
 
   // Opening an image is a use (so are copying and downloading it): `sort:popular` learns what people reach for.
   useEffect(() => noteUse(id), [id]);
+
+  // Every image page has its own title: the caption (or the filename as words), so tabs and history tell them apart.
+  const title =
+    state.status === "ready"
+      ? imageTitle(state.image)
+      : state.status === "loading"
+        ? "Image"
+        : state.error instanceof ApiError && state.error.status === 404
+          ? "Image not found"
+          : "Image";
+  useEffect(() => {
+    document.title = `${title} · reactbin`;
+  }, [title]);
 
   useEffect(() => {
     const controller = new AbortController();
@@ -91,6 +104,12 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   const [status, setStatus] = useState<string | null>(null);
   // The placeholder is opaque: gone once the real picture is there, so it never shows through transparency.
   const [shown, setShown] = useState(false);
+  // The thumbnail paints first; the original (often ten times larger) is asked for once it has been painted, so on a
+  // slow connection the two do not share the bandwidth and the picture appears at the thumbnail's speed.
+  const [previewed, setPreviewed] = useState(false);
+  // Reduced motion means no autoplay, not no playback: an animation starts still and plays on request.
+  const [playing, setPlaying] = useState(() => !reducedMotion());
+  const description = describeImage(image);
 
   // `c` copies (the image for stills, the link for motion) unless the user is typing.
   useEffect(() => {
@@ -124,7 +143,16 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           {placeholder && !shown && (
             <img class="under" src={placeholder} alt="" width={image.width} height={image.height} />
           )}
-          <img class="under" src={thumbnailSrc(image)} alt="" width={image.width} height={image.height} />
+          <img
+            class="under"
+            src={thumbnailSrc(image)}
+            alt=""
+            width={image.width}
+            height={image.height}
+            fetchpriority="high"
+            onLoad={() => afterNextPaint(() => setPreviewed(true))}
+            onError={() => setPreviewed(true)}
+          />
           {image.kind === "video" ? (
             // Muted so browsers allow autoplay; the controls turn the sound on. No autoplay under reduced motion.
             <video
@@ -140,19 +168,27 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
               controls
               preload="metadata"
               onLoadedData={() => setShown(true)}
-              aria-label={image.tags.length ? `Video tagged ${image.tags.join(", ")}` : image.filename}
+              aria-label={description}
             />
           ) : (
             <img
               class="full"
-              src={image.kind === "animated" && reducedMotion() ? thumbnailSrc(image) : image.file_url}
+              src={!previewed || (image.kind === "animated" && !playing) ? thumbnailSrc(image) : image.file_url}
               onLoad={() => setShown(true)}
               width={image.width}
               height={image.height}
-              alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
+              alt={description}
             />
           )}
         </div>
+        {image.kind === "animated" && (
+          <button type="button" class="button play-toggle" onClick={() => setPlaying(!playing)}>
+            <svg viewBox="0 0 20 20" aria-hidden="true">
+              {playing ? <path d="M7 4v12M13 4v12" /> : <path d="M6 4l10 6-10 6z" />}
+            </svg>
+            {playing ? "Pause animation" : "Play animation"}
+          </button>
+        )}
       </div>
       <aside class="panel">
         <div class="title-row">
@@ -212,18 +248,23 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   );
 }
 
-/** Tags edited in place: every add or remove is saved at once (the API normalises; the UI shows the result). */
+/**
+ * Tags edited in place: every add or remove is saved at once (the API normalises; the UI shows the result). A removed
+ * tag can be put back with Undo until the next change.
+ */
 function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image) => void }) {
   const [tags, setTags] = useState(image.tags);
   const [error, setError] = useState<string | null>(null);
   const [saving, setSaving] = useState(false);
+  const [removed, setRemoved] = useState<string | null>(null);
   const latest = useRef(0);
   const inputRef = useRef<HTMLInputElement>(null);
   const writable = canWrite(useAccount());
 
   useEffect(() => setTags(image.tags), [image]);
 
-  function save(changed: string[]): void {
+  function save(changed: string[], justRemoved: string | null = null): void {
+    setRemoved(justRemoved);
     // The API keeps tags sorted; showing them that way at once avoids a reshuffle when it answers.
     const next = [...changed].sort();
     const request = ++latest.current;
@@ -239,6 +280,7 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
       .catch((err: unknown) => {
         if (request !== latest.current) return;
         setTags(image.tags);
+        setRemoved(null);
         setError(`Tags not saved: ${messageOf(err)}`);
       })
       .finally(() => {
@@ -261,12 +303,32 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
         {...(writable
           ? {
               onRemove: (tag: string) => {
-                save(tags.filter((item) => item !== tag));
+                save(
+                  tags.filter((item) => item !== tag),
+                  tag,
+                );
                 inputRef.current?.focus();
               },
             }
           : { hrefOf: (tag: string) => libraryHref([tag]) })}
       />
+      <p class="undo-row" role="status">
+        {removed && (
+          <>
+            Removed “{removed}”.{" "}
+            <button
+              type="button"
+              class="button small"
+              onClick={() => {
+                save([...tags, removed]);
+                inputRef.current?.focus();
+              }}
+            >
+              Undo
+            </button>
+          </>
+        )}
+      </p>
       <ImpliedTags tags={tags} />
       {writable && (
         <TagInput
@@ -286,7 +348,9 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
       )}
       {tags.length > 0 && (
         <p class="find-similar">
-          <a href={libraryHref(tags.slice(0, 1))}>More tagged “{tags[0]}”</a>
+          <a class="text-button" href={libraryHref(tags.slice(0, 1))}>
+            More tagged “{tags[0]}”
+          </a>
         </p>
       )}
     </section>
@@ -418,11 +482,18 @@ function CaptionEditor({ image, onChange }: { image: Image; onChange: (image: Im
   );
 }
 
+/** What the main share button does for each kind: a still's pixels, the link of anything that moves. */
+function mainAction(image: Image): string {
+  if (image.kind === "still") return "Copy image";
+  if (image.kind === "video") return "Copy video link";
+  return image.mime_type === "image/gif" ? "Copy GIF link" : "Copy animation link";
+}
+
 /**
- * "Copy link" copies `file_url` made absolute (the CDN URL as it is, or the proxy path on this page's origin);
- * "Copy page link" copies the share page, which unfurls with the image in chat apps and opens this page. "Copy
- * image" puts a still's bytes on the clipboard as PNG (motion would be lost, so animations and videos copy their
- * link and say why).
+ * The main action first: "Copy image" puts a still's pixels on the clipboard as PNG; an animation or a video would
+ * lose its motion there, so its button copies its link (which chat apps play). Then the links, shown in full:
+ * "Copy link" copies `file_url` made absolute (a still's; for motion the main button already does), "Copy page
+ * link" the share page, which unfurls with the image in chat apps and opens this page.
  */
 function ShareLink({
   image,
@@ -440,13 +511,34 @@ function ShareLink({
   };
   return (
     <section class="share" aria-label="Share">
-      <CopyRow
-        id="share-link"
-        label="Link"
-        button="Copy link"
-        value={absoluteUrl(image.file_url)}
-        onCopied={(how) => copied(how, "Link copied to the clipboard")}
-      />
+      <div class="share-main">
+        <button
+          type="button"
+          class="button primary"
+          aria-keyshortcuts="c"
+          onClick={() =>
+            void copyImage(image).then(
+              (text) => copied("clipboard", text),
+              (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
+            )
+          }
+        >
+          <CopyIcon />
+          {mainAction(image)}
+        </button>
+        <kbd class="hint" aria-hidden="true" title="Keyboard shortcut">
+          c
+        </kbd>
+      </div>
+      {image.kind === "still" && (
+        <CopyRow
+          id="share-link"
+          label="Direct link"
+          button="Copy link"
+          value={absoluteUrl(image.file_url)}
+          onCopied={(how) => copied(how, "Link copied to the clipboard")}
+        />
+      )}
       <CopyRow
         id="share-page-link"
         label="Page link (unfurls in chat)"
@@ -454,24 +546,6 @@ function ShareLink({
         value={sharePageUrl(image.id)}
         onCopied={(how) => copied(how, "Page link copied to the clipboard")}
       />
-      <div class="copy-row">
-        <button
-          type="button"
-          class="button"
-          onClick={() =>
-            void copyImage(image).then(
-              (text) => copied("clipboard", text),
-              (err: unknown) => setStatus(`Could not copy: ${messageOf(err)}`),
-            )
-          }
-          title={image.kind === "still" ? "Copy the picture itself (PNG)" : "Motion is lost on the clipboard: copies the link"}
-        >
-          Copy image
-        </button>
-        <kbd class="hint" aria-hidden="true">
-          c
-        </kbd>
-      </div>
       <p class="copy-status" role="status">
         {status}
       </p>
@@ -479,6 +553,16 @@ function ShareLink({
   );
 }
 
+function CopyIcon() {
+  return (
+    <svg viewBox="0 0 20 20" aria-hidden="true">
+      <rect x="7" y="7" width="10" height="10" rx="2" />
+      <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
+    </svg>
+  );
+}
+
+/** A link, shown so it can be recognised (host and end), with a button that copies all of it. */
 function CopyRow(props: {
   id: string;
   label: string;
@@ -486,36 +570,51 @@ function CopyRow(props: {
   value: string;
   onCopied: (how: "clipboard" | string) => void;
 }) {
+  const [manual, setManual] = useState(false);
   const field = useRef<HTMLInputElement>(null);
+
+  useEffect(() => {
+    if (!manual) return;
+    field.current?.focus();
+    field.current?.select();
+  }, [manual]);
 
   async function copy(): Promise<void> {
     try {
       await navigator.clipboard.writeText(props.value);
+      setManual(false);
       props.onCopied("clipboard");
     } catch {
-      // No clipboard access (e.g. plain HTTP on a LAN address): select the link so Ctrl+C copies it.
-      field.current?.focus();
-      field.current?.select();
+      // No clipboard access (e.g. plain HTTP on a LAN address): show the whole link selected so Ctrl+C copies it.
+      setManual(true);
       props.onCopied("Press Ctrl+C to copy the selected link");
     }
   }
 
   return (
-    <>
-      <label class="label" for={props.id}>
+    <div class="copy-row">
+      <span class="label" id={`${props.id}-label`}>
         {props.label}
-      </label>
-      <div class="copy-row">
-        <input id={props.id} ref={field} class="link-field" type="text" readOnly value={props.value} />
-        <button type="button" class="button primary" onClick={copy}>
-          <svg viewBox="0 0 20 20" aria-hidden="true">
-            <rect x="7" y="7" width="10" height="10" rx="2" />
-            <path d="M13 7V5a2 2 0 0 0-2-2H5a2 2 0 0 0-2 2v6a2 2 0 0 0 2 2h2" />
-          </svg>
+      </span>
+      <div class="copy-line">
+        <code class="link-text" id={props.id} title={props.value}>
+          {shortLink(props.value)}
+        </code>
+        <button type="button" class="button" aria-describedby={props.id} onClick={() => void copy()}>
           {props.button}
         </button>
       </div>
-    </>
+      {manual && (
+        <input
+          ref={field}
+          class="link-field"
+          type="text"
+          readOnly
+          value={props.value}
+          aria-labelledby={`${props.id}-label`}
+        />
+      )}
+    </div>
   );
 }
 
@@ -602,6 +701,11 @@ function Actions({ image }: { image: Image }) {
       </dialog>
     </section>
   );
+}
+
+/** Run `then` once the browser has painted the current frame (the next frame has started). */
+function afterNextPaint(then: () => void): void {
+  requestAnimationFrame(() => requestAnimationFrame(then));
 }
 
 /** Record a use without ever bothering the person: a refused or failed count (no token, rate limit) is ignored. */

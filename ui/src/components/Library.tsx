@@ -1,16 +1,23 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { listImages, messageOf, type Image } from "../api/client";
-import { plural } from "../format";
+import { listImages, messageOf, type DidYouMean, type Image } from "../api/client";
+import { describeImage, kindBadge, plural } from "../format";
 import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
-import { copyImage, formatDuration, placeholderUrl, usePreviewPlaying } from "../media";
+import { copyImage, usePlaceholder, usePreviewPlaying } from "../media";
 import { thumbnailSrc } from "../urls";
-import { canWrite, isPerson, useAccount } from "../account";
+import { canWrite, useAccount } from "../account";
 import { FavouriteButton } from "./FavouriteButton";
 import { Notice } from "./Notice";
+import { Toast, useToast } from "./Toast";
+import { Views } from "./Views";
 
 const PAGE_SIZE = 30;
+/** Tiles that may be in the first screenful load at once (the largest is what Lighthouse times as LCP); the rest
+ * load as they near the viewport. A phone shows about 12, a desktop more but over a fast connection. */
+const EAGER_TILES = 12;
+/** Of those, the ones whose thumbnails are asked for first (the largest of them is the likely LCP). */
+const FIRST_TILES = 4;
 
 interface State {
   items: Image[];
@@ -18,13 +25,14 @@ interface State {
   done: boolean;
   loading: boolean;
   error: string | null;
+  didYouMean: DidYouMean | null;
 }
 
 function initialState(tags: readonly string[], q: string): State {
   const cached = cachedLibrary(tags, q);
   return cached
-    ? { ...cached, items: [...cached.items], loading: false, error: null }
-    : { items: [], cursor: null, done: false, loading: true, error: null };
+    ? { didYouMean: null, ...cached, items: [...cached.items], loading: false, error: null }
+    : { items: [], cursor: null, done: false, loading: true, error: null, didYouMean: null };
 }
 
 /** Newest images first, or a search's results, loading the next page (keyset cursor) as the end of the grid nears. */
@@ -32,7 +40,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   const [state, setState] = useState<State>(() => initialState(tags, q));
   const account = useAccount();
   const [notice] = useState(takeNotice);
-  const [copied, setCopied] = useState<string | null>(null);
+  const [copied, showCopied] = useToast();
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
   const key = `${tags.join("\n")}\n${q}`;
@@ -46,7 +54,8 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       .then((page) => {
         const seen = new Set(from.items.map((item) => item.id));
         const items = [...from.items, ...page.items.filter((item) => !seen.has(item.id))];
-        const next = { items, cursor: page.next_cursor, done: page.next_cursor === null };
+        const didYouMean = from.items.length === 0 ? (page.did_you_mean ?? null) : from.didYouMean;
+        const next = { items, cursor: page.next_cursor, done: page.next_cursor === null, didYouMean };
         storeLibrary(tags, next, q);
         setState({ ...next, loading: false, error: null });
       })
@@ -116,12 +125,18 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       </Notice>
     );
   } else if (state.items.length === 0 && q) {
+    const offer = state.didYouMean;
     body = (
       <Notice kind="empty" title="No matching images">
         <p>
           Nothing matches <strong>{q}</strong>
           {tags.length > 0 && <> tagged {tagList}</>}.
         </p>
+        {offer && (
+          <p class="did-you-mean">
+            Did you mean <a href={libraryHref(tags, offer.q)}>{offer.q}</a>?
+          </p>
+        )}
         <p>
           <a class="button ghost" href="/">
             Show all images
@@ -160,15 +175,13 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
         <ul
           class="grid"
           aria-label={searching ? "Matching images" : "Images, newest first"}
-          onKeyDown={(event) => onGridKey(event, state.items, setCopied)}
+          onKeyDown={(event) => onGridKey(event, state.items, showCopied)}
         >
-          {state.items.map((image) => (
-            <Tile key={image.id} image={image} />
+          {state.items.map((image, index) => (
+            <Tile key={image.id} image={image} eager={index < EAGER_TILES} first={index < FIRST_TILES} />
           ))}
         </ul>
-        <p class="copy-status visually-hidden-status" role="status">
-          {copied}
-        </p>
+        <Toast text={copied} />
         <div ref={sentinel} class="sentinel" />
         <div class="grid-footer" aria-live="polite">
           {state.loading && (
@@ -204,19 +217,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
           {notice}
         </p>
       )}
-      <nav class="views" aria-label="Views">
-        <a href="/" aria-current={!searching ? "page" : undefined}>
-          Newest
-        </a>
-        <a href={libraryHref([], "sort:popular")} aria-current={popular ? "page" : undefined}>
-          Most used
-        </a>
-        {isPerson(account) && (
-          <a href={libraryHref([], "is:fav")} aria-current={q === "is:fav" ? "page" : undefined}>
-            Favourites
-          </a>
-        )}
-      </nav>
+      <Views current={!searching ? "newest" : popular ? "popular" : q === "is:fav" ? "favourites" : null} />
       <h1 class={searching && !popular ? "page-title" : "visually-hidden"}>
         {popular ? (
           "Most used"
@@ -241,12 +242,13 @@ function layoutRatio(image: Image): number {
   return Math.min(Math.max(ratio, 0.5), 2.4);
 }
 
-function Tile({ image }: { image: Image }) {
+function Tile({ image, eager, first }: { image: Image; eager: boolean; first: boolean }) {
   const ratio = layoutRatio(image);
-  const label = image.tags.length ? `${image.filename} — ${image.tags.join(", ")}` : image.filename;
+  const label = describeImage(image);
+  const badge = kindBadge(image);
   const link = useRef<HTMLAnchorElement>(null);
   const playing = usePreviewPlaying(link, image.preview_url !== null);
-  const placeholder = placeholderUrl(image);
+  const placeholder = usePlaceholder(image);
   const [loaded, setLoaded] = useState(false);
   return (
     <li class="tile" style={{ "--ratio": ratio }}>
@@ -265,20 +267,15 @@ function Tile({ image }: { image: Image }) {
           width={image.width}
           height={image.height}
           alt=""
-          loading="lazy"
+          loading={eager ? "eager" : "lazy"}
+          fetchpriority={first ? "high" : undefined}
           decoding="async"
           onLoad={() => setLoaded(true)}
         />
         {playing && image.preview_url && <img class="preview" src={image.preview_url} alt="" decoding="async" />}
-        {image.kind !== "still" && (
+        {badge && (
           <span class="tile-kind" aria-hidden="true">
-            {image.kind === "video" ? "▶" : "GIF"}
-            {image.duration_ms !== null && image.kind === "video" ? ` ${formatDuration(image.duration_ms)}` : ""}
-          </span>
-        )}
-        {image.tags.length > 0 && (
-          <span class="tile-tags" aria-hidden="true">
-            {image.tags.slice(0, 4).join(" · ")}
+            {badge}
           </span>
         )}
       </a>

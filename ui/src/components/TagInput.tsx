@@ -2,11 +2,12 @@ import type { Ref } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { suggestTags, type TagSuggestion } from "../api/client";
 import { normaliseTag, tagProblem } from "../tags";
+import { SuggestionList } from "./Suggestions";
 
 const SHOWN = 8;
 
 /** Tags starting with `prefix` (most used first), or nothing while `prefix` is null. */
-function useTagSuggestions(prefix: string | null, exclude: readonly string[]): TagSuggestion[] {
+export function useTagSuggestions(prefix: string | null, exclude: readonly string[] = []): TagSuggestion[] {
   const [items, setItems] = useState<TagSuggestion[]>([]);
   useEffect(() => {
     if (prefix === null) return;
@@ -39,7 +40,10 @@ interface Props {
   busy?: boolean;
 }
 
-/** A text field that turns what is typed into normalised tags, with autocomplete from /tags. */
+/**
+ * A text field that turns what is typed into normalised tags, with autocomplete from /tags. The list opens while
+ * typing (or on ArrowDown) and closes on Escape, blur and once a tag is added: it never lingers over what is below.
+ */
 export function TagInput({ id, label, placeholder, exclude, onAdd, onRemoveLast, inputRef, busy }: Props) {
   const [text, setText] = useState("");
   const [open, setOpen] = useState(false);
@@ -63,6 +67,7 @@ export function TagInput({ id, label, placeholder, exclude, onAdd, onRemoveLast,
     }
     setProblem(null);
     setText("");
+    setOpen(false);
     setActive(-1);
     const fresh = [...new Set(tags)].filter((tag) => !exclude.includes(tag));
     if (fresh.length > 0) onAdd(fresh);
@@ -133,36 +138,129 @@ export function TagInput({ id, label, placeholder, exclude, onAdd, onRemoveLast,
           setProblem(null);
         }}
         onKeyDown={onKeyDown}
-        onFocus={() => setOpen(true)}
         onBlur={() => {
           setOpen(false);
           setActive(-1);
         }}
       />
-      <ul id={listId} role="listbox" class="suggestions" aria-label={`${label}: suggestions`} hidden={!expanded}>
-        {expanded &&
-          suggestions.map((item, index) => (
-            <li
-              key={item.name}
-              id={`${listId}-${index}`}
-              role="option"
-              aria-selected={index === active}
-              class={index === active ? "active" : undefined}
-              onMouseDown={(event) => event.preventDefault()}
-              onClick={() => commit(item.name)}
-            >
-              <span class="name">{item.name}</span>
-              <span class="count" aria-label={`${item.count} images`}>
-                {item.count}
-              </span>
-            </li>
-          ))}
-      </ul>
+      <SuggestionList
+        id={listId}
+        label={`${label}: suggestions`}
+        items={expanded ? suggestions : []}
+        active={active}
+        keyOf={(item) => item.name}
+        onPick={(item) => commit(item.name)}
+      >
+        {(item) => (
+          <>
+            <span class="name">{item.name}</span>
+            <span class="count">
+              {item.count}
+              <span class="visually-hidden"> images</span>
+            </span>
+          </>
+        )}
+      </SuggestionList>
       {problem && (
         <p id={problemId} class="field-error" role="alert">
           {problem}
         </p>
       )}
+    </div>
+  );
+}
+
+interface FieldProps {
+  id: string;
+  label: string;
+  placeholder: string;
+  value: string;
+  onValue: (value: string) => void;
+}
+
+/** One tag in a form (the tag rules): a labelled field with the same autocomplete; picking a suggestion fills it. */
+export function TagField({ id, label, placeholder, value, onValue }: FieldProps) {
+  const [open, setOpen] = useState(false);
+  const [active, setActive] = useState(-1);
+  const typed = normaliseTag(value);
+  const suggestions = useTagSuggestions(open && typed ? typed : null).filter((item) => item.name !== typed);
+  const expanded = open && suggestions.length > 0;
+  const activeItem = expanded && active >= 0 ? suggestions[active] : undefined;
+  const listId = `${id}-suggestions`;
+
+  function pick(name: string): void {
+    onValue(name);
+    setOpen(false);
+    setActive(-1);
+  }
+
+  return (
+    <div class="field tag-field">
+      <label for={id} class="label">
+        {label}
+      </label>
+      <div class="tag-input">
+        <input
+          id={id}
+          type="text"
+          role="combobox"
+          autoComplete="off"
+          autoCapitalize="none"
+          spellcheck={false}
+          required
+          maxLength={64}
+          placeholder={placeholder}
+          value={value}
+          aria-autocomplete="list"
+          aria-expanded={expanded}
+          aria-controls={listId}
+          aria-activedescendant={activeItem ? `${listId}-${active}` : undefined}
+          onInput={(event) => {
+            onValue(event.currentTarget.value);
+            setOpen(true);
+            setActive(-1);
+          }}
+          onKeyDown={(event) => {
+            if (event.key === "ArrowDown") {
+              event.preventDefault();
+              setOpen(true);
+              setActive((index) => Math.min(index + 1, suggestions.length - 1));
+            } else if (event.key === "ArrowUp") {
+              event.preventDefault();
+              setActive((index) => Math.max(index - 1, -1));
+            } else if (event.key === "Enter" && activeItem) {
+              event.preventDefault(); // picks the suggestion; the next Enter submits the form
+              pick(activeItem.name);
+            } else if (event.key === "Escape" && expanded) {
+              event.stopPropagation();
+              setOpen(false);
+              setActive(-1);
+            }
+          }}
+          onBlur={() => {
+            setOpen(false);
+            setActive(-1);
+          }}
+        />
+        <SuggestionList
+          id={listId}
+          label={`${label}: suggestions`}
+          items={expanded ? suggestions : []}
+          active={active}
+          keyOf={(item) => item.name}
+          onPick={(item) => pick(item.name)}
+        >
+          {(item) => (
+            <>
+              <span class="name">{item.name}</span>
+              <span class="count">
+                {item.count}
+                <span class="visually-hidden"> images</span>
+              </span>
+            </>
+          )}
+        </SuggestionList>
+      </div>
     </div>
   );
 }

@@ -7,13 +7,33 @@ import { formatBytes, plural } from "../format";
 import { detailHref } from "../router";
 import { forgetLibraries, receiveFiles, rememberImage } from "../store";
 import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
+import { ACCEPTED_NAMES, ACCEPT_ATTRIBUTE, NOT_ACCEPTED, looksAccepted } from "../filetypes";
 import { thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 
-const ACCEPT = "image/jpeg,image/png,image/apng,image/gif,image/webp,image/avif,video/mp4,video/webm";
 const PARALLEL = 3;
 
-type Status = "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
+/** The API's reasons, said briefly (its `detail` stays for what is not listed here). */
+function rejection(err: unknown): string {
+  if (!(err instanceof ApiError)) return `Upload failed: ${messageOf(err)}`;
+  switch (err.code) {
+    case "unsupported_media_type":
+      return NOT_ACCEPTED;
+    case "file_too_large":
+    case "request_too_large":
+      return "Too big to upload here.";
+    case "invalid_image":
+    case "invalid_video":
+    case "empty_file":
+      return "Damaged or incomplete: it could not be read.";
+    case "image_too_large":
+      return "Too many pixels for this library.";
+    default:
+      return err.message;
+  }
+}
+
+type Status = "checking" | "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
 
 interface Item {
   key: number;
@@ -53,10 +73,15 @@ export function Upload() {
     }
     setRefused(null);
     const joined = current.join(",");
-    setItems((list) => [
-      ...files.map((file) => ({ key: nextKey++, file, tags: joined, status: "queued" as const, progress: 0 })),
-      ...list,
-    ]);
+    const added = files.map((file) => ({ key: nextKey++, file, tags: joined, status: "checking" as const, progress: 0 }));
+    setItems((list) => [...added, ...list]);
+    // A file that is surely not accepted is refused here, without sending its bytes.
+    for (const item of added) {
+      looksAccepted(item.file).then(
+        (ok) => update(item.key, ok ? { status: "queued" } : { status: "failed", error: NOT_ACCEPTED }),
+        () => update(item.key, { status: "failed", error: "This file could not be read." }),
+      );
+    }
   }
 
   // Start queued uploads, a few at a time.
@@ -75,10 +100,7 @@ export function Upload() {
           forgetLibraries();
           update(item.key, { status: image.duplicate ? "duplicate" : "done", image, progress: 1 });
         })
-        .catch((err: unknown) => {
-          const detail = messageOf(err);
-          update(item.key, { status: "failed", error: err instanceof ApiError ? detail : `Upload failed: ${detail}` });
-        })
+        .catch((err: unknown) => update(item.key, { status: "failed", error: rejection(err) }))
         .finally(() => {
           running.current -= 1;
           setItems((list) => [...list]); // wake the queue
@@ -157,8 +179,11 @@ export function Upload() {
             <path d="M24 31V11M16 19l8-8 8 8" />
             <path d="M9 29v6a4 4 0 0 0 4 4h22a4 4 0 0 0 4-4v-6" />
           </svg>
-          <p class="dropzone-title">{dragging ? "Drop to upload" : "Drop images here"}</p>
-          <p class="muted">JPEG, PNG, GIF, WebP, AVIF, MP4 or WebM · several at once</p>
+          <p class="dropzone-title">
+            <span class="pointer-only">{dragging ? "Drop to upload" : "Drop images here"}</span>
+            <span class="touch-only">Add images and videos</span>
+          </p>
+          <p class="muted">{ACCEPTED_NAMES} · several at once</p>
           <button type="button" class="button primary" disabled={!!tagError} onClick={() => picker.current?.click()}>
             Choose files…
           </button>
@@ -167,7 +192,7 @@ export function Upload() {
             id="upload-files"
             type="file"
             name="file"
-            accept={ACCEPT}
+            accept={ACCEPT_ATTRIBUTE}
             multiple
             hidden
             onChange={(event) => {
@@ -181,7 +206,8 @@ export function Upload() {
             {refused}
           </p>
         )}
-        <p class="muted paste-hint">Tip: paste images with Ctrl+V anywhere in reactbin to upload them.</p>
+        {/* Keyboards and ShareX are for computers: phones share into reactbin or pick files instead. */}
+        <p class="muted paste-hint pointer-only">Tip: paste images with Ctrl+V anywhere in reactbin to upload them.</p>
         <ShareXSetup />
       </div>
 
@@ -243,7 +269,7 @@ function ShareXSetup() {
   }
 
   return (
-    <div class="sharex">
+    <div class="sharex pointer-only">
       <p class="muted">
         Upload screenshots straight from ShareX:{" "}
         <button type="button" class="button" onClick={() => void download()}>
@@ -279,15 +305,19 @@ function QueueItem({ item }: { item: Item }) {
           {finished && image ? <a href={detailHref(image.id)}>{file.name}</a> : <span>{file.name}</span>}
           <span class="muted">{formatBytes(file.size)}</span>
         </p>
-        {(status === "queued" || status === "uploading" || status === "processing") && (
+        {(status === "checking" || status === "queued" || status === "uploading" || status === "processing") && (
           <>
             <progress
               max={100}
-              value={status === "queued" ? 0 : status === "processing" ? 100 : percent}
+              value={status === "queued" || status === "checking" ? 0 : status === "processing" ? 100 : percent}
               aria-label={`Uploading ${file.name}`}
             />
             <p class="queue-status">
-              {status === "queued" ? "Waiting…" : status === "processing" ? "Processing…" : `${percent}%`}
+              {status === "queued" || status === "checking"
+                ? "Waiting…"
+                : status === "processing"
+                  ? "Processing…"
+                  : `${percent}%`}
             </p>
           </>
         )}
