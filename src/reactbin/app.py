@@ -24,7 +24,7 @@ from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, Ra
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, RateLimited, ReactbinError
 from reactbin.media.ocr import CaptionReader
-from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
+from reactbin.routes import duplicates, files, forms, health, images, jobs, metrics, share, tagrules, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
 from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.telemetry import RequestTelemetry
@@ -135,6 +135,9 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             jobs.get_job_thumbnail,
             jobs.job_thumbnail_file,
             images.record_use,
+            duplicates.similar_images,
+            duplicates.merge_image,
+            duplicates.suggested_tags,
             tags.suggest_tags,
             tagrules.list_aliases,
             tagrules.create_alias,

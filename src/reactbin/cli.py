@@ -1,4 +1,4 @@
-"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | dupes | openapi | import | export`: the only place that
 reads the environment."""
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     reindex.add_argument(
         "--media",
         action="store_true",
-        help="probe media kind, duration and sound; make missing placeholders and previews",
+        help="probe media kind, duration and sound; make missing placeholders, previews and perceptual hashes "
+        "(older images need these for `reactbin dupes` and similar images)",
     )
     reindex.add_argument(
         "--all",
@@ -79,6 +80,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     reindex.add_argument("--no-wait", action="store_true", help="queue and exit without watching the progress")
     reindex.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
+
+    dupes = commands.add_parser(
+        "dupes",
+        help="list groups of near-duplicate images (the same picture and caption); changes nothing",
+        description="Groups of images that show the same picture with the same caption (or none), oldest first, "
+        "found by perceptual hash. Images stored before hashing existed need `reactbin reindex --media` first.",
+    )
+    dupes.add_argument("--json", action="store_true", help='print {"groups": [{"images": [...]}]} for scripts')
+    dupes.add_argument("--data-dir", type=Path, default=Path("data"), help="embedded data (without DATABASE_URL)")
 
     commands.add_parser("openapi", help="print the OpenAPI schema as JSON")
 
@@ -131,6 +141,8 @@ def main(argv: list[str] | None = None) -> None:
             if not kinds:
                 raise ConfigError("say what to reindex: --ocr, --media, or both")
             _reindex(settings, args.data_dir, kinds, redo_all=args.all, wait=not args.no_wait)
+        elif args.command == "dupes":
+            raise SystemExit(_dupes(settings, args.data_dir, as_json=args.json))
         elif args.command == "openapi":
             _print_openapi(settings)
     except ConfigError as exc:
@@ -384,6 +396,33 @@ def _fsck(settings: Settings, data_dir: Path, *, repair: bool) -> int:
     elif not repair:
         print("dry run: nothing changed; run `reactbin fsck --repair` to regenerate thumbnails and remove orphans")
     return 0 if report.clean or (repair and not report.repair_failures and not report.missing_originals) else 1
+
+
+def _dupes(settings: Settings, data_dir: Path, *, as_json: bool) -> int:
+    from reactbin.domain import duplicates
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> tuple[list[duplicates.DuplicateGroup], int]:
+        async with open_resources(local, serving=False) as res:
+            groups = [group async for group in duplicates.duplicate_groups(res)]
+            return groups, await duplicates.unhashed_count(res)
+
+    with _embedded_defaults(settings, data_dir) as local:
+        groups, unhashed = asyncio.run(run(local))
+    if as_json:
+        summary = {"groups": [duplicates.group_summary(group) for group in groups], "unhashed": unhashed}
+        print(msgspec.json.encode(summary).decode())
+        return 0
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {len(group.images)} images")
+        for image in group.images:
+            caption = " ".join((image.text or "").split())
+            line = f"  {image.id}  {image.created_at:%Y-%m-%d %H:%M}  {image.filename}"
+            print(line + (f"  {caption!r}" if caption else ""))
+    print(f"{len(groups)} group(s) of duplicates" if groups else "no duplicates")
+    if unhashed:
+        print(f"{unhashed} image(s) not hashed yet: run `reactbin reindex --media` and let the workers finish")
+    return 0
 
 
 def _reindex(settings: Settings, data_dir: Path, kinds: list[str], *, redo_all: bool, wait: bool) -> None:

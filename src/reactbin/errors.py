@@ -112,6 +112,14 @@ class JobNotReady(ReactbinError):
     detail = "The job has not finished yet"
 
 
+class MergeConflict(ReactbinError):
+    """A merge that cannot happen: into itself, or one of the two images is gone (perhaps merged a moment ago)."""
+
+    status_code = 409
+    code = "merge_conflict"
+    detail = "These images cannot be merged"
+
+
 class InvalidThumbnailOptions(ReactbinError):
     status_code = 422
     code = "invalid_thumbnail_options"

@@ -72,6 +72,8 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     frame_count: int | None = None
     has_audio: bool = False
     placeholder: str | None = None
+    phash: str | None = None
+    """The perceptual hash (64 `0`/`1` characters), None when it could not be made."""
 
 
 class TagCount(msgspec.Struct, frozen=True):
@@ -98,6 +100,10 @@ _COLUMNS = """
     ARRAY(SELECT t.tag FROM image_tags t WHERE t.image_id = i.id ORDER BY t.tag) AS tags,
     i.use_count, i.last_used_at
 """
+
+
+IMAGE_COLUMNS = _COLUMNS
+"""The columns of an `ImageRow` (table alias `i`), for other modules' queries."""
 
 
 def _image(record: asyncpg.Record) -> ImageRow:
@@ -163,8 +169,9 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         """
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
                             thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
-                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true)
+                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed,
+                            phash, phash_indexed)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17::bit(64), true)
         RETURNING created_at
         """,
         image.id,
@@ -183,6 +190,7 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.frame_count,
         image.has_audio,
         image.placeholder,
+        None if image.phash is None else asyncpg.BitString.from_int(int(image.phash, 2), len(image.phash)),
     )
     return created_at
 
@@ -309,14 +317,22 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     preview_key: str | None = None
     placeholder: str | None = None
     media_indexed: bool = True
+    phash_indexed: bool = True
 
     @property
     def needs_media(self) -> bool:
-        """Not probed yet, or without a placeholder, or an animation/video without its preview."""
-        return not self.media_indexed or self.placeholder is None or (self.kind != "still" and not self.preview_key)
+        """Not probed yet, or without a placeholder, or an animation/video without its preview, or not hashed."""
+        return (
+            not self.media_indexed
+            or self.placeholder is None
+            or (self.kind != "still" and not self.preview_key)
+            or not self.phash_indexed
+        )
 
 
-_STORED_COLUMNS = "id, hash, mime_type, storage_key, thumbnail_key, kind, preview_key, placeholder, media_indexed"
+_STORED_COLUMNS = (
+    "id, hash, mime_type, storage_key, thumbnail_key, kind, preview_key, placeholder, media_indexed, phash_indexed"
+)
 
 
 async def stored_images(conn: asyncpg.Connection) -> list[StoredImage]:
@@ -335,6 +351,7 @@ async def images_needing_media(conn: asyncpg.Connection, *, everything: bool) ->
         "TRUE"
         if everything
         else "NOT media_indexed OR placeholder IS NULL OR (kind <> 'still' AND preview_key IS NULL)"
+        " OR NOT phash_indexed"
     )
     return [r["id"] for r in await conn.fetch(f"SELECT id FROM images WHERE {where} ORDER BY id")]
 

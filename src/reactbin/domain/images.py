@@ -97,6 +97,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
                 frame_count=info.frame_count,
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
+                phash=analysis.phash,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
@@ -211,6 +212,11 @@ async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
         deleted = await db.delete_image(conn, image_id)
     if deleted is None:
         raise ImageNotFound()
+    await remove_objects(res, image_id, deleted)
+
+
+async def remove_objects(res: Resources, image_id: uuid.UUID, deleted: db.DeletedImage) -> None:
+    """After a row's delete committed: remove its objects unless another row took the same content meanwhile."""
     try:
         async with res.tx() as conn:
             await db.lock_hash(conn, deleted.hash)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
-from reactbin.domain import captions, search
+from reactbin.domain import captions, duplicates, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
@@ -31,6 +32,7 @@ from reactbin.routes.schemas import (
     TagsUpdate,
     UploadedImage,
     image_out,
+    similar_out,
     uploaded_out,
 )
 from reactbin.uploads import MAX_FIELD_BYTES
@@ -53,6 +55,7 @@ def parse_image_id(raw: str) -> uuid.UUID:
 
 
 ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
+SIMILAR_ON_UPLOAD = 20
 
 
 _UploadOperation = multipart_operation(
@@ -73,7 +76,8 @@ _UploadOperation = multipart_operation(
     "/images",
     operation_class=_UploadOperation,
     summary="Upload an image",
-    description="New content answers 201; content already stored answers 200 with `duplicate: true`.",
+    description='New content answers 201, with `similar`: stored images that show the same picture ("looks like '
+    'one you have"). Content already stored answers 200 with `duplicate: true`.',
     responses={200: ResponseSpec(data_container=UploadedImage, description="Duplicate of a stored image")}
     | errors(400, 413, 415, 422, 500, 503),
     status_code=201,
@@ -90,7 +94,11 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         metrics.UPLOADS.labels(exc.code).inc()
         raise
     metrics.UPLOADS.labels("duplicate" if result.duplicate else "created").inc()
-    body = uploaded_out(result.image, res.urls, duplicate=result.duplicate)
+    similar: list[duplicates.SimilarImage] = []
+    if not result.duplicate:
+        with contextlib.suppress(ImageNotFound):  # deleted a moment after it was made: nothing is like it
+            similar = await duplicates.similar_images(res, result.image.id, limit=SIMILAR_ON_UPLOAD)
+    body = uploaded_out(result.image, res.urls, duplicate=result.duplicate, similar=similar_out(similar, res.urls))
     return Response(body, status_code=200 if result.duplicate else 201)
 
 
