@@ -11,11 +11,12 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
-from reactbin.db.search import similar_tags
+from reactbin.db.search import resolve_terms, similar_tags
 from reactbin.db.tagrules import canonical_tags
 from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
+from reactbin.domain.search import search_images
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
 from reactbin.errors import ImageNotFound, StorageError, TooManyTags
 from reactbin.media.analyse import analyse_media
@@ -164,8 +165,20 @@ async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
 
 
 async def list_images(res: Resources, *, tags: list[str], limit: int, cursor: str | None) -> ImagePage:
-    """Newest first, filtered by every tag given, one keyset page at a time."""
+    """Newest first, filtered by every tag given (through aliases and implications, as `tag:` in a search), one
+    keyset page at a time.
+
+    A tag that stands for itself alone (no alias, nothing implies it) walks its own index in display order; one that
+    stands for several tags (`animal` implied by `cat`) is answered by the search, whose cursors are its own.
+    """
     wanted = normalise_tags(list(tags))
+    if wanted:
+        async with res.db() as conn:
+            closures = (await resolve_terms(conn, [], wanted, [])).closures
+        if any(len(closure) != 1 for closure in closures):
+            found = await search_images(res, q="", tags=wanted, limit=limit, cursor=cursor)
+            return ImagePage(items=found.items, next_cursor=found.next_cursor)
+        wanted = list(dict.fromkeys(closure[0] for closure in closures))
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
         rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after)
