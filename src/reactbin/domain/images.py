@@ -18,7 +18,7 @@ from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.search import search_images
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
-from reactbin.errors import ImageNotFound, StorageError, TooManyTags
+from reactbin.errors import ImageNotFound, InvalidCreatedAt, StorageError, TooManyTags
 from reactbin.media.analyse import analyse_media
 from reactbin.media.probe import SNIFF_BYTES, sniff_media_type
 from reactbin.media.strip import strip_video_location
@@ -39,8 +39,29 @@ class ImagePage(msgspec.Struct, frozen=True):
     next_cursor: str | None
 
 
-async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -> IngestResult:
+def parse_created_at(raw: str | None) -> dt.datetime | None:
+    """An upload's own `created_at` (restoring an export), or None for now.
+
+    Raises:
+        InvalidCreatedAt: not an ISO 8601 time with a time zone, or in the future.
+    """
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidCreatedAt() from None
+    if value.tzinfo is None or value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise InvalidCreatedAt()
+    return value
+
+
+async def ingest_upload(
+    res: Resources, upload: ReceivedFile, tags: list[str], *, created_at: dt.datetime | None = None
+) -> IngestResult:
     """Store a received upload once per content hash; a repeat merges its tags into the existing image.
+
+    `created_at` (restoring an export) dates a new image; a repeat keeps the date it has.
 
     The objects are written before the row and deleted again unless the row commits, all under a
     per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
@@ -99,6 +120,7 @@ async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
                 phash=analysis.phash,
+                created_at=created_at,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))

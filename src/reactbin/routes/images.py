@@ -12,7 +12,7 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
@@ -67,7 +67,13 @@ _UploadOperation = multipart_operation(
             f"and must then be 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
             pattern=TAG_FIELD_PATTERN,
             max_length=MAX_FIELD_BYTES,
-        )
+        ),
+        "created_at": Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.DATE_TIME,
+            description="When the image was first added, for restoring an export (`reactbin import --manifest`): "
+            "ISO 8601 with a time zone, not in the future; default now. Ignored when the bytes are stored already.",
+        ),
     },
 )
 
@@ -87,7 +93,8 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            result = await library.ingest_upload(res, form.file, tags)
+            created_at = library.parse_created_at(form.fields.get("created_at"))
+            result = await library.ingest_upload(res, form.file, tags, created_at=created_at)
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:
