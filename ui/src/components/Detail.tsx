@@ -8,6 +8,8 @@ import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../med
 import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
+import { describe, Similar } from "./Similar";
+import { SuggestedTags } from "./SuggestedTags";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
 
@@ -146,7 +148,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
               onLoad={() => setShown(true)}
               width={image.width}
               height={image.height}
-              alt={image.tags.length ? `Tagged ${image.tags.join(", ")}` : image.filename}
+              alt={describe(image)}
             />
           )}
         </div>
@@ -199,6 +201,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
             </dd>
           </div>
         </dl>
+        <Similar image={image} />
         <Actions image={image} />
       </aside>
     </article>
@@ -265,6 +268,7 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
         busy={saving}
         onAdd={(added) => save([...tags, ...added])}
       />
+      <SuggestedTags image={image} onChange={onChange} />
       {error && (
         <p class="field-error" role="alert">
           {error}

@@ -7,6 +7,8 @@ import { forgetLibraries, receiveFiles, rememberImage } from "../store";
 import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
 import { thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
+import { LooksLikeOne } from "./Similar";
+import { SuggestedTags } from "./SuggestedTags";
 
 const ACCEPT = "image/jpeg,image/png,image/apng,image/gif,image/webp,image/avif,video/mp4,video/webm";
 const PARALLEL = 3;
@@ -284,9 +286,13 @@ function QueueItem({ item }: { item: Item }) {
           </>
         )}
         {status === "done" && image && (
-          <p class="queue-status ok">
-            Uploaded{image.tags.length ? ` · tagged ${image.tags.join(", ")}` : ""}
-          </p>
+          <>
+            <p class="queue-status ok">
+              Uploaded{image.tags.length ? ` · tagged ${image.tags.join(", ")}` : ""}
+            </p>
+            <LooksLikeOne image={image} />
+            <SuggestedTags image={image} />
+          </>
         )}
         {status === "duplicate" && image && (
           <p class="queue-status duplicate" role="status">
