@@ -242,6 +242,7 @@ async def test_reindex_media_hashes_older_images_and_a_corrupt_thumbnail_leaves_
     broken = await _put(client, "other.png", memes.png_bytes(OTHER))
     # As before migration 0013: nothing hashed. The third image's thumbnail is a corrupt frame.
     await db.execute("UPDATE images SET phash = NULL, phash_indexed = false")
+    await db.execute("DELETE FROM image_similar")
     assert (await client.get(f"/api/v1/images/{copy['id']}/similar")).json()["items"] == []
 
     async with open_resources(settings_of(client), serving=False) as res:
@@ -312,3 +313,18 @@ async def test_dupes_lists_groups(client: AsyncTestClient[Any], capsys: pytest.C
             ]
         }
     ]
+
+
+async def test_copies_uploaded_at_once_to_two_replicas_find_each_other(make_client: AppFactory) -> None:
+    async with make_client("filesystem") as first, make_client("filesystem") as second:
+        a, b = await asyncio.gather(
+            upload(first, "a.jpg", _jpeg(memes.render(MEME), scale=0.5)),
+            upload(second, "b.jpg", _jpeg(memes.render(MEME), scale=0.7)),
+        )
+        assert (a.status_code, b.status_code) == (201, 201)
+        a_id, b_id = a.json()["id"], b.json()["id"]
+        # Whichever was linked second saw the first: both directions are recorded either way.
+        assert [i["image"]["id"] for i in (await first.get(f"/api/v1/images/{a_id}/similar")).json()["items"]] == [b_id]
+        assert [i["image"]["id"] for i in (await second.get(f"/api/v1/images/{b_id}/similar")).json()["items"]] == [
+            a_id
+        ]

@@ -1,24 +1,27 @@
-"""Near-duplicates: perceptual hashes, Hamming-distance neighbours, merging one image into another."""
+"""Near-duplicates: perceptual hashes, each image's neighbours by Hamming distance, merging one image into another."""
 
 from __future__ import annotations
 
-import datetime as dt
+import itertools
 import uuid
 
 import asyncpg
 import msgspec
 
 from reactbin.db.images import IMAGE_COLUMNS, ImageRow, TextStatus, notify_changed
+from reactbin.media.perceptual import DUPLICATE_DISTANCE
 
-EF_SEARCH = 100
-"""HNSW candidates per query: 40 (pgvector's default) missed planted neighbours at a million hashes (see bench)."""
+_LINK_LOCK = 0x7265_6163_7473_696D  # "reactsim"
+"""One advisory lock orders every neighbour lookup, across replicas (see `link_similar`)."""
+CHUNK_RADIUS = DUPLICATE_DISTANCE // 4
+"""A hash within DUPLICATE_DISTANCE bits has one of its four 16-bit chunks within this many bits of the query's."""
 
 
 class HashedImage(msgspec.Struct, frozen=True, kw_only=True):
     """What deciding `duplicate` or `template` needs to know about one image."""
 
     id: uuid.UUID
-    phash: str | None
+    phash: int | None
     text_status: TextStatus
     text_compact: str
 
@@ -30,40 +33,109 @@ class Neighbour(msgspec.Struct, frozen=True, kw_only=True):
     text_compact: str
 
 
-def _bits(phash: str) -> asyncpg.BitString:
-    return asyncpg.BitString.from_int(int(phash, 2), len(phash))
+def to_signed(bits: str) -> int:
+    """A hash of 64 `0`/`1` characters as the signed bigint PostgreSQL stores."""
+    value = int(bits, 2)
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
+def _chunk_variants(chunk: int) -> list[int]:
+    """Every 16-bit value within CHUNK_RADIUS bits of `chunk`."""
+    out = [chunk]
+    for radius in range(1, CHUNK_RADIUS + 1):
+        for bits in itertools.combinations(range(16), radius):
+            flipped = chunk
+            for bit in bits:
+                flipped ^= 1 << bit
+            out.append(flipped)
+    return out
+
+
+_CHUNKS = ("(phash >> 48) & 65535", "(phash >> 32) & 65535", "(phash >> 16) & 65535", "phash & 65535")
+
+
+async def within_distance(
+    conn: asyncpg.Connection, phash: int, *, exclude: uuid.UUID | None = None
+) -> list[tuple[uuid.UUID, int]]:
+    """Every stored image whose hash is within DUPLICATE_DISTANCE bits of `phash`, with its distance.
+
+    Multi-index hashing: the candidates are the rows one of whose chunks is a near variant of the query's (four
+    btree lookups of a few hundred values each, matching the expression indexes of migration 0013), each then
+    checked exactly.
+    """
+    unsigned = phash & ((1 << 64) - 1)
+    chunks = [(unsigned >> shift) & 0xFFFF for shift in (48, 32, 16, 0)]
+    records = await conn.fetch(
+        f"""
+        SELECT id, bit_count((phash # $1::bigint)::bit(64))::int AS distance FROM images
+        WHERE phash IS NOT NULL
+          AND ({" OR ".join(f"({chunk}) = ANY(${i + 2}::bigint[])" for i, chunk in enumerate(_CHUNKS))})
+          AND bit_count((phash # $1::bigint)::bit(64)) <= $6
+          AND id IS DISTINCT FROM $7::uuid
+        """,
+        phash,
+        *[_chunk_variants(chunk) for chunk in chunks],
+        DUPLICATE_DISTANCE,
+        exclude,
+    )
+    return [(r["id"], r["distance"]) for r in records]
+
+
+async def link_similar(conn: asyncpg.Connection, image_id: uuid.UUID, phash: str | None) -> int:
+    """Record an image's hash and its pairs with every image within the duplicate distance; call last in the
+    transaction that writes the image (or its hash), so the lock is held only until the commit. Returns the pairs.
+
+    Two images stored at once would each miss the other if both looked before either committed; under the lock,
+    whichever looks second does so after the first committed, and records the pair for both.
+    """
+    if phash is None:
+        await conn.execute("UPDATE images SET phash = NULL, phash_indexed = true WHERE id = $1", image_id)
+        return 0
+    value = to_signed(phash)
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _LINK_LOCK)
+    await conn.execute("UPDATE images SET phash = $2, phash_indexed = true WHERE id = $1", image_id, value)
+    found = await within_distance(conn, value, exclude=image_id)
+    await conn.execute("DELETE FROM image_similar WHERE image_id = $1 OR other_id = $1", image_id)
+    if found:
+        # A neighbour deleted meanwhile must not fail the write: lock the ones still there against deletes.
+        kept = {
+            r["id"]
+            for r in await conn.fetch(
+                "SELECT id FROM images WHERE id = ANY($1::uuid[]) ORDER BY id FOR KEY SHARE", [o for o, _ in found]
+            )
+        }
+        pairs = [(image_id, other, distance) for other, distance in found if other in kept]
+        pairs += [(other, image_id, distance) for other, distance in found if other in kept]
+        await conn.execute(
+            """
+            INSERT INTO image_similar (image_id, other_id, distance)
+            SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::smallint[]) ORDER BY 1, 2
+            ON CONFLICT (image_id, other_id) DO UPDATE SET distance = EXCLUDED.distance
+            """,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            [p[2] for p in pairs],
+        )
+    return len(found)
 
 
 async def hashed_image(conn: asyncpg.Connection, image_id: uuid.UUID) -> HashedImage | None:
-    record = await conn.fetchrow(
-        "SELECT id, phash::text AS phash, text_status, text_compact FROM images WHERE id = $1", image_id
-    )
+    record = await conn.fetchrow("SELECT id, phash, text_status, text_compact FROM images WHERE id = $1", image_id)
     return None if record is None else msgspec.convert(dict(record), HashedImage)
 
 
-async def neighbours(
-    conn: asyncpg.Connection, phash: str, *, max_distance: int, limit: int, exclude: uuid.UUID | None = None
-) -> list[Neighbour]:
-    """Images whose hash is within `max_distance` bits of `phash`, nearest first; run inside a transaction.
-
-    The HNSW index walks hashes nearest first and the LIMIT stops it; rows further than `max_distance` are then
-    dropped, so a query never reads more than `limit` + 1 candidates.
-    """
-    await conn.execute(f"SET LOCAL hnsw.ef_search = {max(EF_SEARCH, limit + 1)}")
+async def neighbours(conn: asyncpg.Connection, image_id: uuid.UUID, *, limit: int) -> list[Neighbour]:
+    """The recorded neighbours of an image, nearest first (then newest)."""
     records = await conn.fetch(
         """
-        SELECT n.id, n.distance, i.text_status, i.text_compact
-        FROM (
-            SELECT id, (phash <~> $1::bit(64))::int AS distance FROM images
-            WHERE phash IS NOT NULL ORDER BY phash <~> $1::bit(64) LIMIT $2
-        ) n JOIN images i ON i.id = n.id
-        WHERE n.distance <= $3 AND n.id IS DISTINCT FROM $4::uuid
-        ORDER BY n.distance, n.id
+        SELECT s.other_id AS id, s.distance, i.text_status, i.text_compact
+        FROM image_similar s JOIN images i ON i.id = s.other_id
+        WHERE s.image_id = $1
+        ORDER BY s.distance, i.created_at DESC, i.id
+        LIMIT $2
         """,
-        _bits(phash),
-        limit + 1,
-        max_distance,
-        exclude,
+        image_id,
+        limit,
     )
     return [msgspec.convert(dict(r), Neighbour) for r in records]
 
@@ -73,33 +145,33 @@ async def images_by_id(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[u
     return {r["id"]: msgspec.convert(dict(r), ImageRow) for r in records}
 
 
-async def set_phash(conn: asyncpg.Connection, image_id: uuid.UUID, phash: str | None) -> None:
-    await conn.execute(
-        "UPDATE images SET phash = $2::bit(64), phash_indexed = true WHERE id = $1",
-        image_id,
-        None if phash is None else _bits(phash),
-    )
+class Pair(msgspec.Struct, frozen=True, kw_only=True):
+    a: uuid.UUID
+    b: uuid.UUID
+    a_status: TextStatus
+    a_text: str
+    b_status: TextStatus
+    b_text: str
 
 
-class HashRow(msgspec.Struct, frozen=True, kw_only=True):
-    id: uuid.UUID
-    phash: str
-    text_status: TextStatus
-    text_compact: str
-    created_at: dt.datetime
-
-
-async def hashed_images(conn: asyncpg.Connection, *, after: uuid.UUID | None, limit: int) -> list[HashRow]:
-    """Every hashed image, by id, one batch at a time (for `reactbin dupes`)."""
+async def similar_pairs(
+    conn: asyncpg.Connection, *, after: tuple[uuid.UUID, uuid.UUID] | None, limit: int
+) -> list[Pair]:
+    """Every recorded pair once (a < b), with both captions, one batch at a time (for `reactbin dupes`)."""
     records = await conn.fetch(
         """
-        SELECT id, phash::text AS phash, text_status, text_compact, created_at FROM images
-        WHERE phash IS NOT NULL AND ($1::uuid IS NULL OR id > $1) ORDER BY id LIMIT $2
+        SELECT s.image_id AS a, s.other_id AS b, x.text_status AS a_status, x.text_compact AS a_text,
+               y.text_status AS b_status, y.text_compact AS b_text
+        FROM image_similar s JOIN images x ON x.id = s.image_id JOIN images y ON y.id = s.other_id
+        WHERE s.image_id < s.other_id AND ($1::uuid IS NULL OR (s.image_id, s.other_id) > ($1::uuid, $2::uuid))
+        ORDER BY s.image_id, s.other_id
+        LIMIT $3
         """,
-        after,
+        after[0] if after else None,
+        after[1] if after else None,
         limit,
     )
-    return [msgspec.convert(dict(r), HashRow) for r in records]
+    return [msgspec.convert(dict(r), Pair) for r in records]
 
 
 async def count_unhashed(conn: asyncpg.Connection) -> int:

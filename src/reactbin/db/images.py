@@ -72,8 +72,6 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     frame_count: int | None = None
     has_audio: bool = False
     placeholder: str | None = None
-    phash: str | None = None
-    """The perceptual hash (64 `0`/`1` characters), None when it could not be made."""
     created_at: dt.datetime | None = None
     """None: now (the database's clock)."""
 
@@ -172,9 +170,9 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
                             thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
                             kind, duration_ms, frame_count, has_audio, placeholder, media_indexed,
-                            phash, phash_indexed, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17::bit(64), true,
-                coalesce($18, clock_timestamp()))
+                            created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true,
+                coalesce($17, clock_timestamp()))
         RETURNING created_at
         """,
         image.id,
@@ -193,7 +191,6 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.frame_count,
         image.has_audio,
         image.placeholder,
-        None if image.phash is None else asyncpg.BitString.from_int(int(image.phash, 2), len(image.phash)),
         image.created_at,
     )
     return created_at

@@ -1,7 +1,8 @@
 """Near-duplicates: similar images, `duplicate` or `template`, merging copies, duplicate groups, suggested tags.
 
 A perceptual hash says two images show the same picture; it cannot read. The same meme template with another
-caption is another reaction, so the caption decides: two images within `DUPLICATE_DISTANCE` bits are a
+caption is another reaction, so the caption decides: two images within `DUPLICATE_DISTANCE` bits (their pair is
+recorded when the later one is hashed, db/duplicates.py) are a
 `duplicate` when their captions agree (the same compact text, or both without text) and a `template` otherwise.
 While either caption is still unknown (OCR pending, or failed), the picture alone decides: a new upload is compared
 before its caption is read, so it can say "looks like one you have" at once; `GET /similar` tells the final
@@ -25,7 +26,6 @@ from reactbin.domain.images import remove_objects
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAGS
 from reactbin.errors import ImageNotFound, MergeConflict, TooManyTags
-from reactbin.media.perceptual import DUPLICATE_DISTANCE
 
 Relation = Literal["duplicate", "template"]
 CAPTION_AGREEMENT = 0.9
@@ -33,6 +33,7 @@ CAPTION_AGREEMENT = 0.9
 _KNOWN: frozenset[TextStatus] = frozenset({"done", "none"})
 MAX_SUGGESTIONS = 10
 _NEIGHBOURS_FOR_TAGS = 20
+_READ_AT_LEAST = 100
 
 
 class SimilarImage(msgspec.Struct, frozen=True):
@@ -65,7 +66,8 @@ async def similar_images(res: Resources, image_id: uuid.UUID, *, limit: int) -> 
             raise ImageNotFound()
         if me.phash is None:
             return []
-        found = await db.neighbours(conn, me.phash, max_distance=DUPLICATE_DISTANCE, limit=limit, exclude=me.id)
+        # Templates may be many (a popular template): read enough that duplicates are never cut off by them.
+        found = await db.neighbours(conn, me.id, limit=max(limit, _READ_AT_LEAST))
         rows = await db.images_by_id(conn, [n.id for n in found])
     mine = (me.text_status, me.text_compact)
     items = [
@@ -113,7 +115,7 @@ class DuplicateGroup(msgspec.Struct, frozen=True):
     """Oldest first: the one a merge would usually keep."""
 
 
-async def duplicate_groups(res: Resources, *, batch_size: int = 500) -> AsyncIterator[DuplicateGroup]:
+async def duplicate_groups(res: Resources, *, batch_size: int = 5000) -> AsyncIterator[DuplicateGroup]:
     """Every group of two or more images that are duplicates of each other (linked through any member)."""
     parent: dict[uuid.UUID, uuid.UUID] = {}
 
@@ -125,28 +127,23 @@ async def duplicate_groups(res: Resources, *, batch_size: int = 500) -> AsyncIte
             parent[node], node = root, parent[node]
         return root
 
-    after: uuid.UUID | None = None
+    after: tuple[uuid.UUID, uuid.UUID] | None = None
     while True:
-        async with res.tx() as conn:
-            batch = await db.hashed_images(conn, after=after, limit=batch_size)
-            for row in batch:
-                for n in await db.neighbours(
-                    conn, row.phash, max_distance=DUPLICATE_DISTANCE, limit=50, exclude=row.id
-                ):
-                    if relation_of((row.text_status, row.text_compact), (n.text_status, n.text_compact)) == (
-                        "duplicate"
-                    ):
-                        a, b = find(row.id), find(n.id)
-                        if a != b:
-                            parent[max(a, b)] = min(a, b)
-        if not batch:
+        async with res.db() as conn:
+            batch = await db.similar_pairs(conn, after=after, limit=batch_size)
+        for pair in batch:
+            if relation_of((pair.a_status, pair.a_text), (pair.b_status, pair.b_text)) == "duplicate":
+                a, b = find(pair.a), find(pair.b)
+                if a != b:
+                    parent[max(a, b)] = min(a, b)
+        if len(batch) < batch_size:
             break
-        after = batch[-1].id
-    members: dict[uuid.UUID, list[uuid.UUID]] = {}
+        after = (batch[-1].a, batch[-1].b)
+    members: dict[uuid.UUID, set[uuid.UUID]] = {}
     for node in list(parent):
-        members.setdefault(find(node), []).append(node)
+        members.setdefault(find(node), {node}).add(node)
     for root in sorted(members):
-        ids = sorted({root, *members[root]})
+        ids = sorted(members[root] | {root})
         async with res.db() as conn:
             rows = await db.images_by_id(conn, ids)
         if len(rows) >= 2:
@@ -197,12 +194,7 @@ async def suggested_tags(res: Resources, image_id: uuid.UUID) -> list[SuggestedT
         image = await images_db.get_image(conn, image_id)
         if me is None or image is None:
             raise ImageNotFound()
-        neighbour_ids: list[uuid.UUID] = []
-        if me.phash is not None:
-            found = await db.neighbours(
-                conn, me.phash, max_distance=DUPLICATE_DISTANCE, limit=_NEIGHBOURS_FOR_TAGS, exclude=me.id
-            )
-            neighbour_ids = [n.id for n in found]
+        neighbour_ids = [n.id for n in await db.neighbours(conn, me.id, limit=_NEIGHBOURS_FOR_TAGS)]
         words = sorted({w.lower().replace("’", "'") for w in _WORD.findall(image.text or "")})
         records = await conn.fetch(
             """

@@ -11,6 +11,7 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
+from reactbin.db.duplicates import link_similar
 from reactbin.db.search import resolve_terms, similar_tags
 from reactbin.db.tagrules import canonical_tags
 from reactbin.domain import captions
@@ -119,7 +120,6 @@ async def ingest_upload(
                 frame_count=info.frame_count,
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
-                phash=analysis.phash,
                 created_at=created_at,
             ),
         )
@@ -130,6 +130,8 @@ async def ingest_upload(
             # The preview is made by a worker; the job commits (or rolls back) with the row.
             await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)  # see domain.media
         await captions.queue_new_image(conn, image_id)
+        # Last before the commit: it takes the one lock that orders neighbour lookups (db/duplicates.py).
+        await link_similar(conn, image_id, analysis.phash)
         image = await db.get_image(conn, image_id)
         assert image is not None
     return IngestResult(image, duplicate=False)

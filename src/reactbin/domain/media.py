@@ -20,7 +20,7 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
-from reactbin.db.duplicates import set_phash
+from reactbin.db.duplicates import link_similar
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
 from reactbin.media.analyse import analyse_media, safe_placeholder
@@ -133,7 +133,9 @@ async def _hash(res: Resources, row: db.StoredImage, outcome: MediaOutcome) -> N
     if phash is None:
         outcome.failed.append("hash")
     async with res.tx() as conn:
-        await set_phash(conn, row.id, phash)
+        if await db.stored_image(conn, row.id) is None:
+            return
+        await link_similar(conn, row.id, phash)
     outcome.hashed = phash is not None
 
 
