@@ -22,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from reactbin.db.search import choose_plan, search_sql
+from reactbin.db.search import search_images
 from reactbin.domain.query import parse_query
 from reactbin.domain.search import resolve
 
@@ -385,14 +385,27 @@ def caption_matches(dsn: str, words: list[str]) -> dict[str, int]:
 
 
 async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
-    """The plan of the query the app runs for `q`, whether it avoids a sequential scan of `images`, and its time."""
+    """What the app runs for `q`: every statement of one search page, replayed under EXPLAIN ANALYZE in order (with
+    the planner settings it sets), whether any reads `images` sequentially, and their total execution time."""
     conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
+    logged: list[tuple[str, tuple[Any, ...]]] = []
     try:
         async with conn.transaction():
             search = await resolve(conn, parse_query(q), [], sort=_sort_of(q), limit=51, seed=0)
-            through_indexes = await choose_plan(conn, search)
-            sql, params = search_sql(search)
-            plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *params))
+
+            def log(record: Any) -> None:
+                logged.append((record.query, tuple(record.args or ())))
+
+            conn.add_query_logger(log)
+            await search_images(conn, search)
+            conn.remove_query_logger(log)
+        plans = []
+        async with conn.transaction():
+            for query, args in list(logged):
+                if query.lstrip().upper().startswith("SET"):
+                    await conn.execute(query)
+                    continue
+                plans.append(json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", *args)))
     finally:
         await conn.close()
     nodes: list[dict[str, Any]] = []
@@ -402,12 +415,13 @@ async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
         for child in node.get("Plans", []):
             walk(child)
 
-    walk(plan[0]["Plan"])
+    for plan in plans:
+        walk(plan[0]["Plan"])
     seq_scan = any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "images" for n in nodes)
     used = sorted({n["Index Name"] for n in nodes if "Index Name" in n})
-    plan_kind = "all matches through indexes" if through_indexes else "walk of the sort order"
-    summary = f"{plan_kind}: " + (", ".join(used) if used else "no index")
-    return summary, not seq_scan, float(plan[0]["Execution Time"])
+    total = sum(float(plan[0]["Execution Time"]) for plan in plans)
+    summary = f"{len(plans)} statement(s): " + (", ".join(used) if used else "no index")
+    return summary, not seq_scan, total
 
 
 def _sort_of(q: str) -> Any:

@@ -153,22 +153,46 @@ def _where(search: Search, param: _Params) -> list[str]:
     return where
 
 
-PROBE_LIMIT = 10_000
-"""Up to this many matches, fetching them all through the indexes and sorting beats walking the sort order."""
+WALK_BUDGET = 2000
+"""Rows a page may read walking the sort order before the search turns to the indexes (see `search_images`)."""
 
 
 async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     """Up to `search.limit` images in the search's order, after `search.after`; run inside a transaction.
 
-    Two plans can answer a page: fetch every match through the trigram/tag indexes and sort them (cost grows with
-    the number of matches), or walk the sort order's index and filter until the page is full (cost grows as
-    matches get rarer). PostgreSQL guesses how many rows `LIKE '%word%'` matches poorly (off by 6x at a million
-    captions, enough to walk 36,000 rows for 51 hits), so we count instead: up to PROBE_LIMIT matches through the
-    indexes alone. Fewer, and the index plan is used; more, and matches are common enough that the walk stops soon.
+    Two plans can answer a page: walk the sort order's index and test each row until the page is full (cost grows
+    as matches get rarer), or fetch every match through the trigram/tag indexes and sort them (cost grows with the
+    number of matches). PostgreSQL guesses how many rows `LIKE '%word%'` matches poorly (6x off at a million
+    captions), and counting matches first cost as much as the page for common words. So each page first walks
+    with a budget of WALK_BUDGET rows: common terms fill the page within it, at the plain list's cost; when the
+    budget runs out first, matches are rare enough that fetching them all through the indexes is cheap.
+    Relevance runs its tiers one after another and stops as soon as the page is full; the exact tier (a free word
+    that is a tag) walks that tag's own index in date order.
     """
-    await choose_plan(conn, search)
-    sql, params = search_sql(search)
-    records = await conn.fetch(sql, *params)
+    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
+    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    if search.sort == "random":
+        sql, params = search_sql(search)
+        return _hits(await conn.fetch(sql, *params))
+    if search.sort != "relevance":
+        return await _page(conn, search, None, search.limit)
+    hits: list[Hit] = []
+    after = search.after
+    for rank in _ranks(search):
+        if after is not None and rank < after.key:
+            continue
+        need = search.limit - len(hits)
+        if rank == 0 and search.exact_tags:
+            found = await _exact_tier(conn, search, need)
+        else:
+            found = await _page(conn, search, rank, need)
+        hits += found
+        if len(hits) >= search.limit:
+            break
+    return hits[: search.limit]
+
+
+def _hits(records: list[asyncpg.Record]) -> list[Hit]:
     return [
         Hit(
             msgspec.convert(dict(record), ImageRow),
@@ -178,48 +202,128 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     ]
 
 
-async def choose_plan(conn: asyncpg.Connection, search: Search) -> bool:
-    """Set this transaction up for the search's plan (see `search_images`); True when it fetches through indexes."""
-    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-    if not search.indexed:
-        return False
-    await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
-    probe, probe_params = _probe_sql(search)
-    if await conn.fetchval(probe, *probe_params) < PROBE_LIMIT:
-        return True
-    await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
-    return False
+async def _page(conn: asyncpg.Connection, search: Search, rank: int | None, need: int) -> list[Hit]:
+    """One sort order (or one relevance tier, `rank`): a budgeted walk, then the indexes if it came up short."""
+    param = _Params()
+    where = _where(search, param)
+    if rank is not None:
+        where += dict(_tier_predicates(search, param))[rank]
+    after = search.after
+    if rank is None:
+        key, order, keyset = _ordering(search, param)
+    else:
+        key, order = str(rank), "i.created_at DESC, i.id DESC"
+        keyset = ""
+        if after is not None and rank == after.key:
+            keyset = f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})"
+    conditions = " AND ".join(where) or "TRUE"
+    base = list(param.values)
+    walk = f"""
+        SELECT w.* FROM (
+            SELECT {_COLUMNS}, {key} AS sort_key, ({conditions}) AS matched FROM images i
+            WHERE {keyset or "TRUE"} ORDER BY {order} LIMIT ${len(base) + 1}
+        ) w WHERE w.matched LIMIT ${len(base) + 2}
+    """
+    found = _hits(await conn.fetch(walk, *base, WALK_BUDGET, need))
+    if len(found) >= need or not where:
+        return found
+    # Short: either the matches are rare (fetch them all through the indexes and sort) or the budget outran the
+    # library (the same answer again, cheaply). Terms no index serves keep the planner's own plan.
+    fetch = f"""
+        SELECT {_COLUMNS}, {key} AS sort_key FROM images i
+        WHERE {" AND ".join([*where, keyset] if keyset else where)}
+        ORDER BY {order} LIMIT ${len(base) + 1}
+    """
+    if search.indexed:
+        await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
+    try:
+        return _hits(await conn.fetch(fetch, *base, need))
+    finally:
+        if search.indexed:
+            await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
 
 
-def search_sql(search: Search) -> tuple[str, list[object]]:
-    """The SQL and its parameters (also what the benchmark EXPLAINs)."""
+async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> list[Hit]:
+    """Relevance's first tier: images with a free word as a tag (or the whole text as caption), newest first.
+
+    Each tag's rows are walked in date order through `image_tags (tag, created_at, image_id)`, at most WALK_BUDGET
+    of them, and merged; when the page is not full and a tag has more rows than that, the tier is fetched through
+    the indexes instead.
+    """
     param = _Params()
     where = _where(search, param)
     after = search.after
-    limit = param(search.limit)
-    if search.sort == "relevance":
-        sql = _relevance_sql(search, where, param, limit)
-    elif search.sort == "random":
-        sql = _random_sql(search, where, param, limit)
-    else:
-        key, order, keyset = _ordering(search, param)
-        if after is not None:
-            where.append(keyset)
-        sql = f"""
-            SELECT {_COLUMNS}, {key} AS sort_key FROM images i
-            WHERE {" AND ".join(where) or "TRUE"}
-            ORDER BY {order} LIMIT {limit}
+    keyset_args: tuple[str, str] | None = None
+    if after is not None and after.key == 0:
+        keyset_args = (param(after.created_at), param(after.id))
+    budget = param(WALK_BUDGET)
+    streams = []
+    for tag in search.exact_tags:
+        keyset = f"AND (f.created_at, f.image_id) < ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+        streams.append(
+            f"""(SELECT f.image_id AS id, f.created_at FROM image_tags f WHERE f.tag = {param(tag)} {keyset}
+                ORDER BY f.created_at DESC, f.image_id DESC LIMIT {budget})"""
+        )
+    if search.whole_text:
+        keyset = f"AND (w.created_at, w.id) < ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+        streams.append(
+            f"""(SELECT w.id, w.created_at FROM images w WHERE w.text_compact = {param(search.whole_text)} {keyset}
+                ORDER BY w.created_at DESC, w.id DESC LIMIT {budget})"""
+        )
+    sql = f"""
+        SELECT DISTINCT ON (c.created_at, c.id) {_COLUMNS}, 0 AS sort_key
+        FROM ({" UNION ALL ".join(streams)}) c JOIN images i ON i.id = c.id
+        WHERE {" AND ".join(where) or "TRUE"}
+        ORDER BY c.created_at DESC, c.id DESC LIMIT {param(need)}
+    """
+    found = _hits(await conn.fetch(sql, *param.values))
+    if len(found) >= need:
+        return found
+    largest = await conn.fetchval(
         """
-    return sql, param.values
+        SELECT greatest(
+            (SELECT coalesce(max(count), 0) FROM tags WHERE name = ANY($1::text[])),
+            (SELECT count(*) FROM (SELECT 1 FROM images WHERE text_compact = $2 LIMIT $3) x))
+        """,
+        search.exact_tags,
+        search.whole_text or "",
+        WALK_BUDGET + 1,
+    )
+    if largest <= WALK_BUDGET:
+        return found  # every stream was walked to its end: the tier is complete
+    return await _page(conn, search, 0, need)
 
 
-def _probe_sql(search: Search) -> tuple[str, list[object]]:
+def _ranks(search: Search) -> list[int]:
+    return [rank for rank, _ in _tier_predicates(search, _Params())]
+
+
+def _tier_predicates(search: Search, param: _Params) -> list[tuple[int, list[str]]]:
+    """Relevance tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text),
+    phrase (the caption holds the words in one piece), the rest; each with the predicates that select it."""
+    exact: list[str] = []
+    if search.exact_tags:
+        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
+    if search.whole_text:
+        exact.append(f"i.text_compact = {param(search.whole_text)}")
+    exact_sql = " OR ".join(exact) if exact else None
+    phrase_sql = f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}" if search.phrase_text else None
+    tiers: list[tuple[int, list[str]]] = []
+    if exact_sql:
+        tiers.append((0, [f"({exact_sql})"]))
+    if phrase_sql:
+        tiers.append((1, [f"NOT ({exact_sql})"] * bool(exact_sql) + [phrase_sql]))
+    rest = [f"NOT ({exact_sql})"] * bool(exact_sql) + [f"NOT ({phrase_sql})"] * bool(phrase_sql)
+    tiers.append((2, rest))
+    return tiers
+
+
+def search_sql(search: Search) -> tuple[str, list[object]]:
+    """The SQL of a `sort:random` page (a seeded walk of the primary key, see `_random_sql`)."""
     param = _Params()
     where = _where(search, param)
-    conditions = " AND ".join(where) or "TRUE"
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM images i WHERE {conditions} LIMIT {param(PROBE_LIMIT)}) m"
-    return sql, param.values
+    limit = param(search.limit)
+    return _random_sql(search, where, param, limit), param.values
 
 
 def _ordering(search: Search, param: _Params) -> tuple[str, str, str]:
@@ -265,46 +369,6 @@ def _random_sql(search: Search, where: list[str], param: _Params, limit: str) ->
         )
     return f"""
         SELECT * FROM ({" UNION ALL ".join(selects)}) hits ORDER BY sort_key, id LIMIT {limit}
-    """
-
-
-def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:
-    """Tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text), phrase (the
-    caption holds the words in one piece), the rest. Each tier is its own newest-first query with a LIMIT, so none
-    ranks every match: PostgreSQL may walk the date index and stop, or use the trigram index, whichever is cheaper.
-    """
-    exact: list[str] = []
-    if search.exact_tags:
-        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
-    if search.whole_text:
-        exact.append(f"i.text_compact = {param(search.whole_text)}")
-    exact_sql = " OR ".join(exact) if exact else None
-    phrase_sql = f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}" if search.phrase_text else None
-
-    tiers: list[tuple[int, list[str]]] = []
-    if exact_sql:
-        tiers.append((0, [f"({exact_sql})"]))
-    if phrase_sql:
-        tiers.append((1, [f"NOT ({exact_sql})"] * bool(exact_sql) + [phrase_sql]))
-    rest = [f"NOT ({exact_sql})"] * bool(exact_sql) + [f"NOT ({phrase_sql})"] * bool(phrase_sql)
-    tiers.append((2, rest))
-
-    after = search.after
-    selects: list[str] = []
-    for rank, predicates in tiers:
-        if after is not None and rank < after.key:
-            continue
-        conditions = where + predicates
-        if after is not None and rank == after.key:
-            conditions.append(f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})")
-        selects.append(
-            f"""(SELECT {_COLUMNS}, {rank} AS sort_key FROM images i
-                WHERE {" AND ".join(conditions) or "TRUE"}
-                ORDER BY i.created_at DESC, i.id DESC LIMIT {limit})"""
-        )
-    return f"""
-        SELECT * FROM ({" UNION ALL ".join(selects)}) hits
-        ORDER BY sort_key, created_at DESC, id DESC LIMIT {limit}
     """
 
 
