@@ -272,9 +272,10 @@ async def suggest_tags(res: Resources, *, prefix: str, limit: int, typed: str | 
     cleaned = "-".join((typed if typed is not None else prefix).strip().lower().split())
     if len(cleaned) > MAX_TAG_LENGTH or not all(ch.isalnum() or ch in "-_:." for ch in cleaned):
         return []  # no tag can start like that (and PostgreSQL text cannot hold NUL)
-    async with res.db() as conn:
-        if typed is None or not cleaned:
+    if typed is None or not cleaned:
+        async with res.db() as conn:
             return await db.tag_counts(conn, prefix=cleaned, limit=limit)
-        # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
-        distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
+    # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
+    distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
+    async with res.tx() as conn:
         return await similar_tags(conn, cleaned, max_distance=distance, limit=limit)
