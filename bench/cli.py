@@ -43,7 +43,9 @@ from bench.stack import BenchError, Stack, run_client
 from bench.transfer import TransferBench, run_import_section, run_share_section
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search")
+SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search", "neardup", "words")
+_OFFLINE_SECTIONS = ("neardup", "words")
+"""Measurements of a choice, without the HTTP stack: each writes its own block of docs/benchmarks.md."""
 _TRANSFER_SECTIONS = ("import", "share")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -64,6 +66,8 @@ class Plan:
     seed_images: int = 100_000
     search_images: int = 1_000_000
     search_connections: int = 16
+    neardup_scenes: int = 150
+    hamming_hashes: int = 1_000_000
     import_files: int = 2000
     import_jobs: tuple[int, ...] = (1, 2, 4)
 
@@ -78,6 +82,8 @@ class Plan:
             search_images=50_000,
             import_files=200,
             import_jobs=(1, 4),
+            neardup_scenes=10,
+            hamming_hashes=50_000,
         )
 
 
@@ -556,6 +562,79 @@ def run_search(report: Report, loop: Loopback, plan: Plan) -> None:
     )
 
 
+# ---------------------------------------------------------------------------------------- near-duplicates
+
+
+def run_neardup(report: Report, postgres: EmbeddedPostgres, plan: Plan, hnsw: bool) -> None:
+    """Which perceptual hash and threshold (bench/neardup.py), and which Hamming index at a million hashes."""
+    from bench import hamming, neardup
+
+    section = "neardup"
+    result = neardup.measure(scenes=plan.neardup_scenes, log=lambda line: print(f"   {line}", flush=True))
+    report.note(
+        f"Hashes: {result.originals} originals (48 captioned memes, {result.originals - 48} synthetic scenes), "
+        f"{result.copies:,} transformed copies ({len(neardup.TRANSFORMS)} transforms each), "
+        f"{result.distinct_pairs:,} distinct pairs, {result.template_pairs} same-template/other-caption pairs; "
+        f"the whole upload analysis of a still took {result.analyse_ms:.1f} ms of CPU (median)."
+    )
+    for v in neardup.verdicts(result):
+        chosen = v.algorithm.startswith("pHash 64")
+        threshold = 10 if chosen else v.threshold
+        v = neardup.verdict(v.algorithm, v.bits, result.algorithms[v.algorithm], threshold)
+        report.add(
+            section,
+            f"{v.algorithm}, distance <= {v.threshold} of {v.bits} bits" + (" (chosen)" if chosen else ""),
+            f"copies found {v.recall:.1%} (worst: {v.worst}); distinct pairs within {v.false_pairs:.3%} "
+            f"(captions also equal: {v.false_duplicates:.3%}); template pairs within {v.templates_within:.0%}; "
+            f"{v.cpu_ms:.2f} ms CPU per hash",
+            ">= 95% found, <= 1% false, <= 5 ms" if chosen else "",
+            (v.recall >= 0.95 and v.false_duplicates <= 0.01 and v.cpu_ms <= 5) if chosen else None,
+        )
+    chosen_name = next(a.name for a in neardup.ALGORITHMS if a.name.startswith("pHash 64"))
+    for threshold, recall, false_pairs, templates in neardup.threshold_sweep(result, chosen_name, [4, 6, 8, 10, 12]):
+        report.note(
+            f"pHash 64 at distance <= {threshold}: copies {recall:.1%}, distinct pairs {false_pairs:.3%}, "
+            f"template pairs {templates:.0%}."
+        )
+    # A template pair is never a duplicate: the caption decides (domain/duplicates.py relation_of).
+    from reactbin.domain.duplicates import relation_of
+
+    memes = {original.name: original for original in neardup.originals(scenes=0)}
+    pairs = [(memes[name].caption or "", variant.caption or "") for name, variant in neardup.template_variants()]
+    wrong = sum(relation_of(("done", a), ("done", b)) == "duplicate" for a, b in pairs)
+    report.add(section, "same template, other caption: called duplicate", f"{wrong} of {len(pairs)}", "0", wrong == 0)
+
+    database = postgres.create_database("bench_hamming")
+    for r in hamming.measure(database, plan.hamming_hashes, 10, skip_hnsw=not hnsw):
+        report.add(
+            section,
+            f"index at {plan.hamming_hashes:,} hashes: {r.method}",
+            f"recall {r.recall:.1%}, median {r.median_ms:.2f} ms, p99 {r.p99_ms:.2f} ms ({r.candidates:,.0f} rows read "
+            f"per query); built in {r.build_seconds:.0f} s, {r.size_mb:.0f} MB",
+        )
+
+
+def run_words(report: Report) -> None:
+    """Readable captions: word segmentation of the 48 test memes' OCR text (bench/words.py)."""
+    from bench import words
+
+    raw, total, results = words.measure(log=lambda line: print(f"   {line}", flush=True))
+    report.add("words", "OCR text already word for word (no segmentation)", f"{raw}/{total}")
+    for r in results:
+        chosen = r.candidate == "wordsegment"
+        report.add(
+            "words",
+            f"{r.candidate}: captions word for word" + (" (chosen)" if chosen else ""),
+            f"OCR text {r.ocr_exact}/{r.total} = {r.ocr_exact / r.total:.0%}; typed without spaces "
+            f"{r.spaceless_exact}/{r.total}; {r.ms_per_caption:.2f} ms per caption; loads in {r.load_seconds:.1f} s, "
+            f"+{r.rss_mib:.0f} MiB",
+            ">= 90%" if chosen else "",
+            r.ocr_exact / r.total >= 0.9 if chosen else None,
+        )
+        for miss in r.misses:
+            report.note(f"{r.candidate} missed: {miss}")
+
+
 # ------------------------------------------------------------------------------------------------ driver
 
 
@@ -648,6 +727,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--wrk-cpus", help="pin wrk with taskset -c CPUS (default: not pinned)")
     parser.add_argument("--update-docs", action="store_true", help=f"write the results into {DOCS}")
     parser.add_argument("--keep", action="store_true", help="keep the temporary data directory")
+    parser.add_argument("--hnsw", action="store_true", help="neardup: also build pgvector's HNSW index (~16 min)")
     parser.add_argument(
         "--pg-dir",
         metavar="DIR",
@@ -692,7 +772,9 @@ def main(argv: list[str] | None = None) -> None:
         cleanup.callback(postgres.stop)
         if "lan" in sections:
             _section(report, "lan", lambda: run_lan(report, postgres, workdir, images, plan), postgres, args.wait_idle)
-        loop_sections = [s for s in SECTIONS if s in sections and s not in ("lan", *_TRANSFER_SECTIONS)]
+        loop_sections = [
+            s for s in SECTIONS if s in sections and s not in ("lan", *_TRANSFER_SECTIONS, *_OFFLINE_SECTIONS)
+        ]
         if loop_sections:
             loop = Loopback(postgres, workdir, images)
             cleanup.callback(loop.stop)
@@ -706,6 +788,11 @@ def main(argv: list[str] | None = None) -> None:
                 if name in loop_sections:
                     run = functools.partial(runners[name], report, loop, plan)
                     _section(report, name, run, postgres, args.wait_idle)
+        if "neardup" in sections:
+            run = functools.partial(run_neardup, report, postgres, plan, args.hnsw)
+            _section(report, "neardup", run, postgres, args.wait_idle)
+        if "words" in sections:
+            _section(report, "words", functools.partial(run_words, report), postgres, args.wait_idle)
         if any(name in sections for name in _TRANSFER_SECTIONS):
             transfer = TransferBench(postgres, workdir, plan.import_files)
             cleanup.callback(transfer.stop)
@@ -734,5 +821,6 @@ def main(argv: list[str] | None = None) -> None:
         # So does the search section (a million seeded images).
         block = "transfer" if set(sections) <= set(_TRANSFER_SECTIONS) else "results"
         block = "search" if sections == ["search"] else block
+        block = sections[0] if len(sections) == 1 and sections[0] in _OFFLINE_SECTIONS else block
         update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

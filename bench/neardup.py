@@ -165,7 +165,10 @@ def template_variants() -> list[tuple[str, Original]]:
         other = all_memes[(meme.index + 7) % len(all_memes)]
         variant = meme_fixtures.Meme(meme.index, other.lines, meme.font, meme.outlined, meme.busy)
         variants.append(
-            (f"meme-{meme.index}", Original(f"template-{meme.index}", meme_fixtures.render(variant), other.caption))
+            (
+                f"meme-{meme.index}",
+                Original(f"template-{meme.index}", meme_fixtures.render(variant), _compact(other.caption)),
+            )
         )
     return variants
 
