@@ -345,7 +345,7 @@ def planted_image(dsn: str) -> str:
 async def _lookup(dsn: str) -> tuple[float, float]:
     from reactbin.db.duplicates import within_distance
 
-    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
+    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None, server_settings={"jit": "off"})
     try:
         hashes = [r["phash"] for r in await conn.fetch("SELECT phash FROM images WHERE phash IS NOT NULL LIMIT 200")]
         times = []
@@ -387,7 +387,8 @@ def caption_matches(dsn: str, words: list[str]) -> dict[str, int]:
 async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
     """What the app runs for `q`: every statement of one search page, replayed under EXPLAIN ANALYZE in order (with
     the planner settings it sets), whether any reads `images` sequentially, and their total execution time."""
-    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
+    # As the app connects (db/pool.py): without JIT.
+    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None, server_settings={"jit": "off"})
     logged: list[tuple[str, tuple[Any, ...]]] = []
     try:
         async with conn.transaction():
