@@ -4,7 +4,7 @@ The set: the 48 captioned memes of tests/fixtures/memes.py and 150 synthetic sce
 each transformed the way chat apps and screenshots transform pictures (resized 25-200%, JPEG quality 40-95,
 PNG/WebP/JPEG re-encodes, crops of up to 5%, light colour shifts, the still as an animated GIF's first frame); the
 same meme template with another caption; and every pair of distinct originals. Every file goes through the app's
-own upload analysis (`analyse_media`: validation, orientation, first frame, the 400 px WebP thumbnail), and the
+own upload analysis (`analyse_upload`: validation, orientation, first frame, the 400 px WebP thumbnail), and the
 candidate hashes are computed from that thumbnail, as the app does. Run alone: `python -m bench.neardup`.
 """
 
@@ -31,7 +31,8 @@ if str(ROOT) not in sys.path:  # tests/fixtures is not a package of the wheel
 
 from tests.fixtures import memes as meme_fixtures  # noqa: E402
 
-from reactbin.media.analyse import analyse_media  # noqa: E402
+from reactbin.media.analyse import analyse_stored  # noqa: E402
+from reactbin.media.formats import Limits  # noqa: E402
 
 SCENES = 150
 MAX_PIXELS = 64_000_000
@@ -219,7 +220,7 @@ def _thumbnail_of(data: bytes, suffix: str, workdir: Path) -> bytes:
     """The app's own upload analysis: validation, first frame, orientation, the 400 px WebP thumbnail."""
     path = workdir / f"upload{suffix}"
     path.write_bytes(data)
-    return analyse_media(path, MAX_PIXELS, 60).thumbnail.data
+    return analyse_stored(path, Limits(MAX_PIXELS, 60)).thumbnail.data
 
 
 def _suffix(data: bytes) -> str:

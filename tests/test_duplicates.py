@@ -14,7 +14,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from reactbin.domain.media import index_media
+from reactbin.domain.media_jobs import index_media
 from reactbin.domain.resources import open_resources
 from reactbin.media.perceptual import hamming, perceptual_hash, safe_perceptual_hash
 from tests.conftest import AppFactory, settings_of, stored_keys, upload

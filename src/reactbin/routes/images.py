@@ -16,13 +16,13 @@ from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
-from reactbin.domain import captions, duplicates, search
+from reactbin.domain import captions, duplicates, ingest, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
 from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
-from reactbin.routes.forms import multipart_operation, receive_upload
+from reactbin.routes.multipart import MAX_FIELD_BYTES, multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
     Image,
@@ -35,7 +35,6 @@ from reactbin.routes.schemas import (
     similar_out,
     uploaded_out,
 )
-from reactbin.uploads import MAX_FIELD_BYTES
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -93,8 +92,8 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            created_at = library.parse_created_at(form.fields.get("created_at"))
-            result = await library.ingest_upload(res, form.file, tags, created_at=created_at)
+            created_at = ingest.parse_created_at(form.fields.get("created_at"))
+            result = await ingest.ingest_upload(res, form.file, tags, created_at=created_at)
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:
