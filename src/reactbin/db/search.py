@@ -207,7 +207,7 @@ async def _page(conn: asyncpg.Connection, search: Search, rank: int | None, need
     param = _Params()
     where = _where(search, param)
     if rank is not None:
-        where += dict(_tier_predicates(search, param))[rank]
+        where += dict(_tier_predicates(search, param, rank))[rank]
     after = search.after
     if rank is None:
         key, order, keyset = _ordering(search, param)
@@ -298,16 +298,23 @@ def _ranks(search: Search) -> list[int]:
     return [rank for rank, _ in _tier_predicates(search, _Params())]
 
 
-def _tier_predicates(search: Search, param: _Params) -> list[tuple[int, list[str]]]:
+def _tier_predicates(search: Search, param: _Params, rank: int | None = None) -> list[tuple[int, list[str]]]:
     """Relevance tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text),
-    phrase (the caption holds the words in one piece), the rest; each with the predicates that select it."""
+    phrase (the caption holds the words in one piece), the rest; each with the predicates that select it.
+
+    Given `rank`, only the parameters its predicates use are made (an unused one is an error to PostgreSQL).
+    """
     exact: list[str] = []
     if search.exact_tags:
         exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
     if search.whole_text:
         exact.append(f"i.text_compact = {param(search.whole_text)}")
     exact_sql = " OR ".join(exact) if exact else None
-    phrase_sql = f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}" if search.phrase_text else None
+    phrase_sql = (
+        f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}"
+        if search.phrase_text and rank != 0
+        else None
+    )
     tiers: list[tuple[int, list[str]]] = []
     if exact_sql:
         tiers.append((0, [f"({exact_sql})"]))
