@@ -70,7 +70,7 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.tag_list AS tags,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
-    i.use_count, i.last_used_at
+    i.use_count, i.last_used_at, i.text, i.text_status
 """
 
 
@@ -84,8 +84,13 @@ class Terms(msgspec.Struct, frozen=True):
 
 
 async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[str], prefixes: list[str]) -> Terms:
-    """Everything a query's words stand for, in one round trip."""
-    raw: str = await conn.fetchval(
+    """Everything a query's words stand for, in one round trip.
+
+    Inside a transaction it also sets `plan_cache_mode = force_custom_plan` for the rest of it (the search that
+    follows): each query shape is a prepared statement, and a generic plan would not know how selective a
+    pattern is. Setting it here saves the search a round trip of its own.
+    """
+    record = await conn.fetchrow(
         f"""
         WITH RECURSIVE
             input AS (
@@ -97,7 +102,7 @@ async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[s
                 UNION  -- not ALL: a rule cycle (refused on write) could never loop here
                 SELECT c.n, r.tag FROM closure c JOIN tag_implications r ON r.implies = c.tag
             )
-        SELECT json_build_array(
+        SELECT set_config('plan_cache_mode', 'force_custom_plan', true), json_build_array(
             ARRAY(SELECT coalesce(reactbin_compact(u.t), '') FROM unnest($1::text[]) WITH ORDINALITY u(t, n)
                   ORDER BY u.n),
             coalesce((SELECT json_agg(c.tags ORDER BY c.n) FROM (
@@ -116,6 +121,8 @@ async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[s
         tags,
         [like_escape(prefix) for prefix in prefixes],
     )
+    assert record is not None
+    raw: str = record[1]
     compact, closures, prefixed = msgspec.json.decode(raw, type=tuple[list[str], list[list[str]], list[list[str]]])
     return Terms(compact=compact, closures=closures, prefixed=prefixed)
 
@@ -169,8 +176,6 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     Relevance runs its tiers one after another and stops as soon as the page is full; the exact tier (a free word
     that is a tag) walks that tag's own index in date order.
     """
-    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     if search.sort == "random":
         sql, params = search_sql(search)
         return _hits(await conn.fetch(sql, *params))
@@ -182,7 +187,7 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
         if after is not None and rank < after.key:
             continue
         need = search.limit - len(hits)
-        if rank == 0 and search.exact_tags:
+        if rank == 0:
             found = await _exact_tier(conn, search, need)
         else:
             found = await _page(conn, search, rank, need)

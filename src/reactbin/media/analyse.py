@@ -22,7 +22,7 @@ from reactbin.errors import InvalidImage, UnsupportedMediaType
 from reactbin.media import thumbnail
 from reactbin.media.animation import Timeline, read_timeline, sequence_timeline
 from reactbin.media.formats import THUMBNAIL_BOX, Format, Limits, MediaInfo, sniff_file
-from reactbin.media.perceptual import safe_perceptual_hash
+from reactbin.media.perceptual import safe_hash_frame
 from reactbin.media.placeholder import placeholder_of_image
 from reactbin.media.still import decode_reduced, displayed_size, open_image, orientation
 from reactbin.media.thumbnail import Thumbnail
@@ -39,7 +39,7 @@ class MediaAnalysis(msgspec.Struct, frozen=True):
     thumbnail: Thumbnail
     placeholder: str | None
     phash: str | None = None
-    """The perceptual hash of the encoded thumbnail (`media.perceptual`); None when it could not be made."""
+    """The perceptual hash of the thumbnail's frame (`media.perceptual`); None when it could not be made."""
 
 
 def analyse_upload(path: Path, fmt: Format, limits: Limits) -> MediaAnalysis:
@@ -55,13 +55,11 @@ def analyse_upload(path: Path, fmt: Format, limits: Limits) -> MediaAnalysis:
         info, frame = probe_video(path, fmt, limits)
     else:
         info, frame = _analyse_image(path, fmt, limits.max_pixels)
-    encoded = thumbnail.encode(frame)
-    # Hashed from the encoded thumbnail, the input `reindex --media` hashes for older images (and the one measured).
     return MediaAnalysis(
         info=info,
-        thumbnail=encoded,
+        thumbnail=thumbnail.encode(frame),
         placeholder=safe_placeholder(frame),
-        phash=safe_perceptual_hash(encoded.data),
+        phash=safe_hash_frame(frame),
     )
 
 
