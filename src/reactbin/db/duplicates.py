@@ -140,6 +140,51 @@ async def neighbours(conn: asyncpg.Connection, image_id: uuid.UUID, *, limit: in
     return [msgspec.convert(dict(r), Neighbour) for r in records]
 
 
+class SimilarRow(msgspec.Struct, frozen=True, kw_only=True):
+    image: ImageRow
+    distance: int
+    text_status: TextStatus
+    text_compact: str
+
+
+async def similar_of(
+    conn: asyncpg.Connection, image_id: uuid.UUID, *, limit: int
+) -> tuple[HashedImage, list[SimilarRow]] | None:
+    """An image and its recorded neighbours with their rows, nearest first, in one query; None when it is gone."""
+    records = await conn.fetch(
+        f"""
+        WITH me AS (SELECT id, phash, text_status, text_compact FROM images WHERE id = $1)
+        SELECT me.id AS me_id, me.phash AS me_phash, me.text_status AS me_status, me.text_compact AS me_text,
+               s.distance, i.text_compact AS other_text, {IMAGE_COLUMNS}
+        FROM me
+        LEFT JOIN LATERAL (
+            SELECT other_id, distance FROM image_similar WHERE image_id = me.id ORDER BY distance LIMIT $2
+        ) s ON true
+        LEFT JOIN images i ON i.id = s.other_id
+        ORDER BY s.distance, i.created_at DESC, i.id
+        """,
+        image_id,
+        limit,
+    )
+    if not records:
+        return None
+    first = records[0]
+    me = HashedImage(
+        id=first["me_id"], phash=first["me_phash"], text_status=first["me_status"], text_compact=first["me_text"]
+    )
+    rows = [
+        SimilarRow(
+            image=msgspec.convert(dict(r), ImageRow),
+            distance=r["distance"],
+            text_status=r["text_status"],
+            text_compact=r["other_text"],
+        )
+        for r in records
+        if r["distance"] is not None and r["id"] is not None
+    ]
+    return me, rows
+
+
 async def images_by_id(conn: asyncpg.Connection, ids: list[uuid.UUID]) -> dict[uuid.UUID, ImageRow]:
     records = await conn.fetch(f"SELECT {IMAGE_COLUMNS} FROM images i WHERE i.id = ANY($1::uuid[])", ids)
     return {r["id"]: msgspec.convert(dict(r), ImageRow) for r in records}

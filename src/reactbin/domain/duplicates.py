@@ -60,21 +60,14 @@ async def similar_images(res: Resources, image_id: uuid.UUID, *, limit: int) -> 
     Raises:
         ImageNotFound: no such image (or it was deleted).
     """
-    async with res.tx() as conn:
-        me = await db.hashed_image(conn, image_id)
-        if me is None:
-            raise ImageNotFound()
-        if me.phash is None:
-            return []
+    async with res.db() as conn:
         # Templates may be many (a popular template): read enough that duplicates are never cut off by them.
-        found = await db.neighbours(conn, me.id, limit=max(limit, _READ_AT_LEAST))
-        rows = await db.images_by_id(conn, [n.id for n in found])
+        found = await db.similar_of(conn, image_id, limit=max(limit, _READ_AT_LEAST))
+    if found is None:
+        raise ImageNotFound()
+    me, rows = found
     mine = (me.text_status, me.text_compact)
-    items = [
-        SimilarImage(rows[n.id], n.distance, relation_of(mine, (n.text_status, n.text_compact)))
-        for n in found
-        if n.id in rows
-    ]
+    items = [SimilarImage(r.image, r.distance, relation_of(mine, (r.text_status, r.text_compact))) for r in rows]
     items.sort(key=lambda item: (item.relation != "duplicate", item.distance))
     return items[:limit]
 
