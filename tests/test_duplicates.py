@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
+import subprocess
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -328,3 +332,23 @@ async def test_copies_uploaded_at_once_to_two_replicas_find_each_other(make_clie
         assert [i["image"]["id"] for i in (await second.get(f"/api/v1/images/{b_id}/similar")).json()["items"]] == [
             a_id
         ]
+
+
+@pytest.mark.parametrize("as_json", [True, False], ids=["json", "text"])
+def test_dupes_on_an_empty_library(tmp_path: Path, db: asyncpg.Connection, database_url: str, as_json: bool) -> None:
+    """`reactbin dupes` as a user runs it, on an empty library (the `db` fixture empties the test database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "S3_", "STORAGE_"))}
+    env |= {"DATABASE_URL": database_url, "STORAGE_DIR": str(tmp_path / "objects")}
+    result = subprocess.run(
+        [sys.executable, "-m", "reactbin.cli", "dupes", *(["--json"] if as_json else [])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    if as_json:
+        assert msgspec.json.decode(result.stdout) == {"groups": [], "unhashed": 0}
+    else:
+        assert result.stdout.strip() == "no duplicates"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from reactbin.media.ocr import compact
+from reactbin.media.ocr import CaptionReader, compact
 from reactbin.media.words import readable
 from tests.fixtures import memes
 
@@ -42,3 +44,24 @@ def test_only_spaces_are_added(meme: memes.Meme) -> None:
         made = readable(read)
         assert made.replace(" ", "") == read.replace(" ", "")
         assert compact(made) == compact(read)
+
+
+READABLE = [
+    # meme index, what the OCR process stores (upper-case captions come back spaceless from rapidocr)
+    (0, "WHY NOT BOTH"),
+    (4, "SHUT UP AND\nTAKE MY MONEY"),
+    (10, "THAT ESCALATED QUICKLY"),
+]
+
+
+@pytest.mark.parametrize(("index", "expected"), READABLE, ids=[str(i) for i, _ in READABLE])
+def test_the_ocr_process_stores_readable_captions(
+    caption_reader: CaptionReader, tmp_path: Path, index: int, expected: str
+) -> None:
+    meme = memes.memes()[index]
+    path = tmp_path / meme.filename
+    path.write_bytes(memes.png_bytes(meme))
+    text = caption_reader.read(path, "image/png", timeout=120).text
+    assert text == expected
+    # The match key is unchanged: the typed caption, spaced or not, is what search compares.
+    assert compact(text) == compact(meme.caption)
