@@ -2,8 +2,8 @@
 
 A perceptual hash says two images show the same picture; it cannot read. The same meme template with another
 caption is another reaction, so the caption decides: two images within `DUPLICATE_DISTANCE` bits (their pair is
-recorded when the later one is hashed, db/duplicates.py) are a
-`duplicate` when their captions agree (the same compact text, or both without text) and a `template` otherwise.
+recorded when the later one is hashed, db/duplicates.py) are a `duplicate` when their captions agree (the same
+compact text, or both without text) and a `template` otherwise.
 While either caption is still unknown (OCR pending, or failed), the picture alone decides: a new upload is compared
 before its caption is read, so it can say "looks like one you have" at once; `GET /similar` tells the final
 relation as soon as both captions are read (README, "Near-duplicates").
