@@ -180,7 +180,10 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
         sql, params = search_sql(search)
         return _hits(await conn.fetch(sql, *params))
     if search.sort != "relevance":
-        return await _page(conn, search, None, search.limit)
+        found = await _walk(conn, search, None, search.limit)
+        if len(found) >= search.limit or not search.conditions:
+            return found
+        return await _fetch(conn, search, search.limit)
     hits: list[Hit] = []
     after = search.after
     for rank in _ranks(search):
@@ -188,11 +191,17 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
             continue
         need = search.limit - len(hits)
         if rank == 0:
-            found = await _exact_tier(conn, search, need)
+            found, complete = await _exact_tier(conn, search, need)
         else:
-            found = await _page(conn, search, rank, need)
+            found = await _walk(conn, search, rank, need)
+            complete = False  # a short walk cannot tell rare matches from a spent budget
         hits += found
         if len(hits) >= search.limit:
+            break
+        if not complete:
+            # The rest of the page, every remaining tier at once, through the indexes (one bitmap of the matches).
+            start = hits[-1].position if hits else after
+            hits += await _fetch_relevance(conn, search, rank, start, search.limit - len(hits))
             break
     return hits[: search.limit]
 
@@ -207,8 +216,8 @@ def _hits(records: list[asyncpg.Record]) -> list[Hit]:
     ]
 
 
-async def _page(conn: asyncpg.Connection, search: Search, rank: int | None, need: int) -> list[Hit]:
-    """One sort order (or one relevance tier, `rank`): a budgeted walk, then the indexes if it came up short."""
+async def _walk(conn: asyncpg.Connection, search: Search, rank: int | None, need: int) -> list[Hit]:
+    """One sort order (or one relevance tier, `rank`) walked in order, testing each row, at most WALK_BUDGET rows."""
     param = _Params()
     where = _where(search, param)
     if rank is not None:
@@ -221,39 +230,69 @@ async def _page(conn: asyncpg.Connection, search: Search, rank: int | None, need
         keyset = ""
         if after is not None and rank == after.key:
             keyset = f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})"
-    conditions = " AND ".join(where) or "TRUE"
-    base = list(param.values)
     walk = f"""
         SELECT w.* FROM (
-            SELECT {_COLUMNS}, {key} AS sort_key, ({conditions}) AS matched FROM images i
-            WHERE {keyset or "TRUE"} ORDER BY {order} LIMIT ${len(base) + 1}
-        ) w WHERE w.matched LIMIT ${len(base) + 2}
+            SELECT {_COLUMNS}, {key} AS sort_key, ({" AND ".join(where) or "TRUE"}) AS matched FROM images i
+            WHERE {keyset or "TRUE"} ORDER BY {order} LIMIT {param(WALK_BUDGET)}
+        ) w WHERE w.matched LIMIT {param(need)}
     """
-    found = _hits(await conn.fetch(walk, *base, WALK_BUDGET, need))
-    if len(found) >= need or not where:
-        return found
-    # Short: either the matches are rare (fetch them all through the indexes and sort) or the budget outran the
-    # library (the same answer again, cheaply). Terms no index serves keep the planner's own plan.
-    fetch = f"""
-        SELECT {_COLUMNS}, {key} AS sort_key FROM images i
-        WHERE {" AND ".join([*where, keyset] if keyset else where)}
-        ORDER BY {order} LIMIT ${len(base) + 1}
-    """
+    return _hits(await conn.fetch(walk, *param.values))
+
+
+async def _use_indexes(conn: asyncpg.Connection, search: Search) -> None:
+    """Make the rest of this transaction fetch matches through the trigram/tag indexes (a bitmap of all of them),
+    never by walking an order index; the caller's last statement follows. Terms no index serves keep the
+    planner's own plan."""
     if search.indexed:
         await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
-    try:
-        return _hits(await conn.fetch(fetch, *base, need))
-    finally:
-        if search.indexed:
-            await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
 
 
-async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> list[Hit]:
+async def _fetch(conn: asyncpg.Connection, search: Search, need: int) -> list[Hit]:
+    """A sort order's page from every match, fetched through the indexes and sorted (the walk came up short: the
+    matches are rare, or the budget outran the library)."""
+    param = _Params()
+    where = _where(search, param)
+    key, order, keyset = _ordering(search, param)
+    sql = f"""
+        SELECT {_COLUMNS}, {key} AS sort_key FROM images i
+        WHERE {" AND ".join([*where, keyset] if keyset else where)}
+        ORDER BY {order} LIMIT {param(need)}
+    """
+    await _use_indexes(conn, search)
+    return _hits(await conn.fetch(sql, *param.values))
+
+
+async def _fetch_relevance(
+    conn: asyncpg.Connection, search: Search, rank: int, start: Position | None, need: int
+) -> list[Hit]:
+    """Relevance from tier `rank` on (after `start`), every remaining tier in one statement through the indexes."""
+    param = _Params()
+    where = _where(search, param)
+    exact_sql, phrase_sql = _tier_sql(search, param, with_phrase=True)
+    cases = [f"WHEN {exact_sql} THEN 0"] * bool(exact_sql) + [f"WHEN {phrase_sql} THEN 1"] * bool(phrase_sql)
+    tier = f"(CASE {' '.join(cases)} ELSE 2 END)" if cases else "2"
+    if start is not None:
+        key = param(start.key)
+        where.append(
+            f"({tier} > {key} OR ({tier} = {key} AND (i.created_at, i.id) < ({param(start.created_at)}, "
+            f"{param(start.id)})))"
+        )
+    else:
+        where.append(f"{tier} >= {param(rank)}")
+    sql = f"""
+        SELECT {_COLUMNS}, {tier} AS sort_key FROM images i WHERE {" AND ".join(where)}
+        ORDER BY sort_key, i.created_at DESC, i.id DESC LIMIT {param(need)}
+    """
+    await _use_indexes(conn, search)
+    return _hits(await conn.fetch(sql, *param.values))
+
+
+async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> tuple[list[Hit], bool]:
     """Relevance's first tier: images with a free word as a tag (or the whole text as caption), newest first.
 
     Each tag's rows are walked in date order through `image_tags (tag, created_at, image_id)`, at most WALK_BUDGET
-    of them, and merged; when the page is not full and a tag has more rows than that, the tier is fetched through
-    the indexes instead.
+    of them, and merged. Also says whether the tier is complete: when the page is not full and a tag has more rows
+    than that, it is not (the caller fetches the rest through the indexes).
     """
     param = _Params()
     where = _where(search, param)
@@ -283,7 +322,7 @@ async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> li
     """
     found = _hits(await conn.fetch(sql, *param.values))
     if len(found) >= need:
-        return found
+        return found, True
     largest = await conn.fetchval(
         """
         SELECT greatest(
@@ -294,13 +333,27 @@ async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> li
         search.whole_text or "",
         WALK_BUDGET + 1,
     )
-    if largest <= WALK_BUDGET:
-        return found  # every stream was walked to its end: the tier is complete
-    return await _page(conn, search, 0, need)
+    return found, largest <= WALK_BUDGET  # complete when every stream was walked to its end
 
 
 def _ranks(search: Search) -> list[int]:
     return [rank for rank, _ in _tier_predicates(search, _Params())]
+
+
+def _tier_sql(search: Search, param: _Params, *, with_phrase: bool) -> tuple[str | None, str | None]:
+    """The SQL conditions of the exact tier and (unless `with_phrase` is false) the phrase tier, or None each."""
+    exact: list[str] = []
+    if search.exact_tags:
+        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
+    if search.whole_text:
+        exact.append(f"i.text_compact = {param(search.whole_text)}")
+    exact_sql = f"({' OR '.join(exact)})" if exact else None
+    phrase_sql = (
+        f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}"
+        if search.phrase_text and with_phrase
+        else None
+    )
+    return exact_sql, phrase_sql
 
 
 def _tier_predicates(search: Search, param: _Params, rank: int | None = None) -> list[tuple[int, list[str]]]:
@@ -309,17 +362,7 @@ def _tier_predicates(search: Search, param: _Params, rank: int | None = None) ->
 
     Given `rank`, only the parameters its predicates use are made (an unused one is an error to PostgreSQL).
     """
-    exact: list[str] = []
-    if search.exact_tags:
-        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
-    if search.whole_text:
-        exact.append(f"i.text_compact = {param(search.whole_text)}")
-    exact_sql = " OR ".join(exact) if exact else None
-    phrase_sql = (
-        f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}"
-        if search.phrase_text and rank != 0
-        else None
-    )
+    exact_sql, phrase_sql = _tier_sql(search, param, with_phrase=rank != 0)
     tiers: list[tuple[int, list[str]]] = []
     if exact_sql:
         tiers.append((0, [f"({exact_sql})"]))
