@@ -24,6 +24,11 @@ SHAPES = [
     "happy sort:old",
     "type:still happy",
     "is",
+    "smu* sort:old",
+    "tag:cat sort:new",
+    "tag:cat -happy sort:old",
+    "tag:cat|tag:smug that",
+    "tag:people sort:new",
 ]
 
 

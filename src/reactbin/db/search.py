@@ -180,9 +180,20 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
         sql, params = search_sql(search)
         return _hits(await conn.fetch(sql, *params))
     if search.sort != "relevance":
-        found = await _walk(conn, search, None, search.limit)
-        if len(found) >= search.limit or not search.conditions:
-            return found
+        tags = _tag_condition(search) if search.sort in ("new", "old") else None
+        if tags is not None:
+            # A tag condition every match meets: walk those tags' own date indexes rather than every image.
+            after = search.after
+            start = (after.created_at, after.id) if after is not None else None
+            found, complete = await _tag_walk(
+                conn, search, tags, None, 0, start, search.limit, descending=search.sort == "new"
+            )
+            if len(found) >= search.limit or complete:
+                return found
+        else:
+            found = await _walk(conn, search, None, search.limit)
+            if len(found) >= search.limit or not search.conditions:
+                return found
         return await _fetch(conn, search, search.limit)
     hits: list[Hit] = []
     after = search.after
@@ -200,8 +211,8 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
             break
         if not complete:
             # The rest of the page, every remaining tier at once, through the indexes (one bitmap of the matches).
-            start = hits[-1].position if hits else after
-            hits += await _fetch_relevance(conn, search, rank, start, search.limit - len(hits))
+            resume = hits[-1].position if hits else after
+            hits += await _fetch_relevance(conn, search, rank, resume, search.limit - len(hits))
             break
     return hits[: search.limit]
 
@@ -287,38 +298,73 @@ async def _fetch_relevance(
     return _hits(await conn.fetch(sql, *param.values))
 
 
+MAX_STREAMS = 20
+"""A tag condition is walked tag by tag (merged in date order) when it stands for at most this many tags."""
+
+
 async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> tuple[list[Hit], bool]:
     """Relevance's first tier: images with a free word as a tag (or the whole text as caption), newest first.
 
-    Each tag's rows are walked in date order through `image_tags (tag, created_at, image_id)`, at most WALK_BUDGET
-    of them, and merged. Also says whether the tier is complete: when the page is not full and a tag has more rows
-    than that, it is not (the caller fetches the rest through the indexes).
+    Also says whether the tier is complete (see `_tag_walk`); when it is not, the caller fetches the rest of the
+    page through the indexes.
+    """
+    after = search.after
+    start = (after.created_at, after.id) if after is not None and after.key == 0 else None
+    return await _tag_walk(conn, search, search.exact_tags, search.whole_text, 0, start, need, descending=True)
+
+
+def _tag_condition(search: Search) -> list[str] | None:
+    """The tags of a condition every match must meet that is made of tags alone (`smu*`, `tag:cat`), the one with
+    the fewest; None when there is none or it stands for more than MAX_STREAMS tags."""
+    best: list[str] | None = None
+    for condition in search.conditions:
+        if condition.negated or not all(m.tags and m.text is None and not m.kinds for m in condition.matches):
+            continue
+        tags = sorted({tag for m in condition.matches for tag in m.tags})
+        if len(tags) <= MAX_STREAMS and (best is None or len(tags) < len(best)):
+            best = tags
+    return best
+
+
+async def _tag_walk(
+    conn: asyncpg.Connection,
+    search: Search,
+    tags: list[str],
+    whole_text: str | None,
+    key: int,
+    start: tuple[dt.datetime, uuid.UUID] | None,
+    need: int,
+    *,
+    descending: bool,
+) -> tuple[list[Hit], bool]:
+    """Images with one of `tags` (or whose whole caption is `whole_text`) in date order, each tested against the
+    search's conditions: each tag's rows are walked through `image_tags (tag, created_at, image_id)`, at most
+    WALK_BUDGET of them, and merged. Returns the page and whether it is complete: when it is short and a tag has more
+    rows than that (or a caption more images), it may not be.
     """
     param = _Params()
     where = _where(search, param)
-    after = search.after
-    keyset_args: tuple[str, str] | None = None
-    if after is not None and after.key == 0:
-        keyset_args = (param(after.created_at), param(after.id))
+    direction, before = ("DESC", "<") if descending else ("ASC", ">")
+    keyset_args = (param(start[0]), param(start[1])) if start is not None else None
     budget = param(WALK_BUDGET)
     streams = []
-    for tag in search.exact_tags:
-        keyset = f"AND (f.created_at, f.image_id) < ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+    for tag in tags:
+        keyset = f"AND (f.created_at, f.image_id) {before} ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
         streams.append(
             f"""(SELECT f.image_id AS id, f.created_at FROM image_tags f WHERE f.tag = {param(tag)} {keyset}
-                ORDER BY f.created_at DESC, f.image_id DESC LIMIT {budget})"""
+                ORDER BY f.created_at {direction}, f.image_id {direction} LIMIT {budget})"""
         )
-    if search.whole_text:
-        keyset = f"AND (w.created_at, w.id) < ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+    if whole_text:
+        keyset = f"AND (w.created_at, w.id) {before} ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
         streams.append(
-            f"""(SELECT w.id, w.created_at FROM images w WHERE w.text_compact = {param(search.whole_text)} {keyset}
-                ORDER BY w.created_at DESC, w.id DESC LIMIT {budget})"""
+            f"""(SELECT w.id, w.created_at FROM images w WHERE w.text_compact = {param(whole_text)} {keyset}
+                ORDER BY w.created_at {direction}, w.id {direction} LIMIT {budget})"""
         )
     sql = f"""
-        SELECT DISTINCT ON (c.created_at, c.id) {_COLUMNS}, 0 AS sort_key
+        SELECT DISTINCT ON (c.created_at, c.id) {_COLUMNS}, {key} AS sort_key
         FROM ({" UNION ALL ".join(streams)}) c JOIN images i ON i.id = c.id
         WHERE {" AND ".join(where) or "TRUE"}
-        ORDER BY c.created_at DESC, c.id DESC LIMIT {param(need)}
+        ORDER BY c.created_at {direction}, c.id {direction} LIMIT {param(need)}
     """
     found = _hits(await conn.fetch(sql, *param.values))
     if len(found) >= need:
@@ -329,8 +375,8 @@ async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> tu
             (SELECT coalesce(max(count), 0) FROM tags WHERE name = ANY($1::text[])),
             (SELECT count(*) FROM (SELECT 1 FROM images WHERE text_compact = $2 LIMIT $3) x))
         """,
-        search.exact_tags,
-        search.whole_text or "",
+        tags,
+        whole_text or "",
         WALK_BUDGET + 1,
     )
     return found, largest <= WALK_BUDGET  # complete when every stream was walked to its end
