@@ -184,7 +184,11 @@ async def _make_preview(res: Resources, row: db.StoredImage, source: Path, outco
         if await db.stored_image(conn, row.id) is None:
             return
         await res.storage.put_bytes(key, preview.data, "image/webp")
-        await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data))
+        if not await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data)):
+            # The row was deleted between the check and the write (a delete takes no hash lock for the row itself):
+            # its objects are already being removed without this one, so remove it here.
+            await res.storage.delete(key)
+            return
     outcome.preview = True
 
 

@@ -29,7 +29,7 @@ from reactbin.routes.schemas import (
     description="Within 10 bits of the image's perceptual hash: `duplicate` (same caption, or none; also while a "
     "caption is still being read) first, then `template` (the same picture with another caption), nearest first. "
     "Empty for an image that could not be hashed.",
-    responses=errors(404, 503),
+    responses=errors(400, 404, 503),
 )
 async def similar_images(
     res: NamedDependency[Resources],
@@ -64,7 +64,7 @@ async def merge_image(res: NamedDependency[Resources], image_id: ImageId, data: 
     summary="Tags this image probably wants",
     description="Up to 10 existing tags the image does not have: tags of images showing the same picture "
     "(`similar`, most shared first), then words of its caption that are tags or aliases (`caption`).",
-    responses=errors(404, 503),
+    responses=errors(400, 404, 503),
 )
 async def suggested_tags(res: NamedDependency[Resources], image_id: ImageId) -> SuggestedTagList:
     found = await duplicates.suggested_tags(res, parse_image_id(image_id))

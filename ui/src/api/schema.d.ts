@@ -1770,19 +1770,13 @@ export interface operations {
                     "application/json": components["schemas"]["SimilarList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description Error */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
@@ -1826,19 +1820,13 @@ export interface operations {
                     "application/json": components["schemas"]["SuggestedTagList"];
                 };
             };
-            /** @description Bad request syntax or unsupported method */
+            /** @description Error */
             400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        detail: string;
-                        extra?: null | {
-                            [key: string]: unknown;
-                        } | unknown[];
-                        status_code: number;
-                    };
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description Error */
