@@ -155,8 +155,8 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     conn = await asyncpg.connect(database_url)
     try:
         await conn.execute(
-            "TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows, tag_aliases, tag_implications"
-            " CASCADE"
+            "TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows, tag_aliases,"
+            " tag_implications, chat_requests CASCADE"
         )
         yield conn
     finally:

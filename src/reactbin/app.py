@@ -24,7 +24,7 @@ from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, Ra
 from reactbin.domain.resources import Resources, open_resources
 from reactbin.errors import ClientGone, RateLimited, ReactbinError
 from reactbin.media.ocr import CaptionReader
-from reactbin.routes import files, forms, health, images, jobs, metrics, share, tagrules, tags
+from reactbin.routes import files, forms, health, images, integrations, jobs, metrics, share, tagrules, tags
 from reactbin.routes.access import AccurateAllow, SecurityHeaders, UploadRateLimit, WriteAccess, document_access
 from reactbin.routes.schemas import ImageUpdate
 from reactbin.routes.telemetry import RequestTelemetry
@@ -144,6 +144,9 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             tagrules.delete_implication,
             health.health,
             health.ready,
+            integrations.discord_interaction,
+            integrations.slack_command,
+            integrations.slack_interaction,
         ],
     )
     api = Router("/api/v1", route_handlers=api_handlers)

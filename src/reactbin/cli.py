@@ -1,5 +1,5 @@
-"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export`: the only place that
-reads the environment."""
+"""`reactbin serve | migrate | dev | worker | fsck | reindex | openapi | import | export | discord`: the only place
+that reads the environment."""
 
 from __future__ import annotations
 
@@ -101,6 +101,13 @@ def main(argv: list[str] | None = None) -> None:
     exporter.add_argument("directory", type=Path, metavar="DIR")
     _client_arguments(exporter)
 
+    discord = commands.add_parser("discord", help="Discord's /react command")
+    discord_commands = discord.add_subparsers(dest="discord_command", required=True)
+    discord_commands.add_parser(
+        "register",
+        help="register (or update) the global /react command (DISCORD_APPLICATION_ID, DISCORD_BOT_TOKEN)",
+    )
+
     args = parser.parse_args(argv)
     configure_logging("text")
     # httpx logs every request at INFO; import and export report progress themselves.
@@ -133,6 +140,8 @@ def main(argv: list[str] | None = None) -> None:
             _reindex(settings, args.data_dir, kinds, redo_all=args.all, wait=not args.no_wait)
         elif args.command == "openapi":
             _print_openapi(settings)
+        elif args.command == "discord":
+            raise SystemExit(_discord_register(settings))
     except ConfigError as exc:
         print(f"reactbin: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -206,6 +215,26 @@ def _export(args: argparse.Namespace) -> int:
         return 2
     print(summary.render(args.directory))
     return 1 if summary.failed else 0
+
+
+def _discord_register(settings: Settings) -> int:
+    from reactbin.integrations.discord import RegistrationError, register_command
+
+    application_id, token = settings.discord_application_id, settings.discord_bot_token
+    if application_id is None:
+        raise ConfigError("DISCORD_APPLICATION_ID is required to register the command (Developer Portal: General)")
+    if token is None:
+        raise ConfigError("DISCORD_BOT_TOKEN is required to register the command (Developer Portal: Bot)")
+    try:
+        command_id = asyncio.run(register_command(settings.discord_api_url, application_id, token))
+    except RegistrationError as exc:
+        print(f"reactbin: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"registered /react (command {command_id}) for application {application_id}; "
+        "Discord can take a minute to show it in every server"
+    )
+    return 0
 
 
 def _require_database(settings: Settings) -> Settings:

@@ -70,7 +70,7 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.tag_list AS tags,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
-    i.use_count, i.last_used_at
+    i.text, i.text_status, i.use_count, i.last_used_at
 """
 
 

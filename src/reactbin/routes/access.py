@@ -16,6 +16,8 @@ from reactbin.domain.ratelimit import RateLimiter, Verdict
 from reactbin.routes.schemas import ErrorBody
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SIGNED_PREFIX = "/api/v1/integrations/"
+"""Chat platforms sign their requests (verified by each handler); no token, key or cookie authenticates them."""
 # Routes that create work: each one is limited per client.
 _LIMITED = frozenset({("POST", "/api/v1/images"), ("POST", "/api/v1/thumbnails"), ("POST", "/api/v1/thumbnails/")})
 
@@ -35,7 +37,8 @@ def document_access(prefix: str, handlers: list[Any]) -> list[Any]:
         for method in handler.http_methods:
             if method in _SAFE_METHODS:
                 continue
-            added[401] = _access_response("A write token is required (only when API_TOKENS is set)")
+            if not any((prefix + path).startswith(SIGNED_PREFIX) for path in handler.paths):
+                added[401] = _access_response("A write token is required (only when API_TOKENS is set)")
             if any((method, prefix + path) in _LIMITED for path in handler.paths):
                 added[429] = _access_response("Too many requests from this client; see Retry-After")
         if added:
@@ -92,6 +95,7 @@ class WriteAccess:
             and scope["type"] == ScopeType.HTTP
             and scope["method"] not in _SAFE_METHODS
             and scope["path"].startswith("/api/")
+            and not scope["path"].startswith(SIGNED_PREFIX)
             and not self._authorised(scope)
         ):
             # Read the body first: a browser still sending an upload that is answered and cut off sees a network
