@@ -52,6 +52,8 @@ _SERVICE_VARS = (
     "METRICS",
     "PROMETHEUS_MULTIPROC_DIR",
     "UI_DIR",
+    "DISCORD_",
+    "SLACK_",
 )
 
 
