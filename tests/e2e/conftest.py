@@ -41,7 +41,17 @@ CHROMIUM_ARGS = [
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
-UI_SOURCES = ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
+UI_SOURCES = [
+    "src",
+    "public",
+    "index.html",
+    "package.json",
+    "package-lock.json",
+    "vite.config.ts",
+    "vite.sw.config.ts",
+    "tsconfig.json",
+    "tsconfig.sw.json",
+]
 
 
 # --- the built UI ---------------------------------------------------------------------------------------------

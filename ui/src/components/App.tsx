@@ -4,6 +4,9 @@ import { handOverFiles } from "../store";
 import { Detail } from "./Detail";
 import { Library } from "./Library";
 import { Notice } from "./Notice";
+import { Offline } from "./Offline";
+import { refreshPopular } from "../offline";
+import { useOnline } from "../pwa";
 import { SearchBar } from "./SearchBar";
 import { TagRules } from "./TagRules";
 import { TokenDialog } from "./TokenDialog";
@@ -44,6 +47,12 @@ export function App() {
   const searchRef = useRef<HTMLInputElement>(null);
   const mainRef = useRef<HTMLElement>(null);
   const previous = useRef<Route>(route);
+  const online = useOnline();
+
+  // The most used reactions are kept on this device for the offline screen.
+  useEffect(() => {
+    if (online) refreshPopular();
+  }, [online]);
 
   // "/" focuses the search from anywhere except while typing.
   useEffect(() => {
@@ -106,7 +115,9 @@ export function App() {
   let view;
   switch (route.view) {
     case "library":
-      view = (
+      view = !online ? (
+        <Offline />
+      ) : (
         <Library
           key="library"
           tags={route.tags}

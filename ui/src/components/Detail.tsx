@@ -9,7 +9,9 @@ import { absoluteUrl, isSameOrigin, sharePageUrl, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
 import { Notice } from "./Notice";
+import { ShareButton } from "./ShareButton";
 import { TagInput } from "./TagInput";
+import { forgetOffline, rememberRecent } from "../offline";
 
 type Loaded = { status: "ready"; image: Image } | { status: "loading" } | { status: "error"; error: ApiError | Error };
 
@@ -88,6 +90,9 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   const [status, setStatus] = useState<string | null>(null);
   // The placeholder is opaque: gone once the real picture is there, so it never shows through transparency.
   const [shown, setShown] = useState(false);
+
+  // Opened images are what the offline screen shows first.
+  useEffect(() => rememberRecent(image), [image.id]);
 
   // `c` copies (the image for stills, the link for motion) unless the user is typing.
   useEffect(() => {
@@ -423,6 +428,9 @@ function ShareLink({
   };
   return (
     <section class="share" aria-label="Share">
+      <div class="copy-row">
+        <ShareButton image={image} onStatus={(text) => setStatus(text)} class="button primary" />
+      </div>
       <CopyRow
         id="share-link"
         label="Link"
@@ -520,6 +528,7 @@ function Actions({ image }: { image: Image }) {
       }
     }
     forgetImage(image.id);
+    forgetOffline(image.id);
     dialog.current?.close();
     setNotice(`Deleted ${image.filename}.`);
     navigate(lastLibraryHref());

@@ -1,12 +1,15 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { listImages, messageOf, type Image } from "../api/client";
+import { ApiError, listImages, messageOf, type Image } from "../api/client";
 import { plural } from "../format";
 import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
 import { copyImage, formatDuration, placeholderUrl, usePreviewPlaying } from "../media";
 import { thumbnailSrc } from "../urls";
 import { Notice } from "./Notice";
+import { Offline } from "./Offline";
+import { TileMenu } from "./TileMenu";
+import { OFFLINE_CODE } from "../sw/names";
 
 const PAGE_SIZE = 30;
 
@@ -30,6 +33,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   const [state, setState] = useState<State>(() => initialState(tags, q));
   const [notice] = useState(takeNotice);
   const [copied, setCopied] = useState<string | null>(null);
+  const [offline, setOffline] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
   const key = `${tags.join("\n")}\n${q}`;
@@ -49,6 +53,8 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       })
       .catch((err: unknown) => {
         if (signal?.aborted) return;
+        // The service worker answers "offline" when the network is gone and the page was never saved.
+        if (err instanceof ApiError && err.code === OFFLINE_CODE && from.items.length === 0) setOffline(true);
         setState({ ...from, loading: false, error: messageOf(err) });
       })
       .finally(() => {
@@ -60,6 +66,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   useEffect(() => {
     const fresh = initialState(tags, q);
     loading.current = false;
+    setOffline(false);
     setState(fresh);
     if (fresh.items.length > 0 || fresh.done) return;
     const controller = new AbortController();
@@ -98,6 +105,8 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       <strong>{tag}</strong>
     </Fragment>
   ));
+
+  if (offline) return <Offline />;
 
   let body;
   if (state.items.length === 0 && state.loading) {
@@ -157,7 +166,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
           onKeyDown={(event) => onGridKey(event, state.items, setCopied)}
         >
           {state.items.map((image) => (
-            <Tile key={image.id} image={image} />
+            <Tile key={image.id} image={image} onStatus={setCopied} />
           ))}
         </ul>
         <p class="copy-status visually-hidden-status" role="status">
@@ -220,7 +229,7 @@ function layoutRatio(image: Image): number {
   return Math.min(Math.max(ratio, 0.5), 2.4);
 }
 
-function Tile({ image }: { image: Image }) {
+function Tile({ image, onStatus }: { image: Image; onStatus: (text: string) => void }) {
   const ratio = layoutRatio(image);
   const label = image.tags.length ? `${image.filename} — ${image.tags.join(", ")}` : image.filename;
   const link = useRef<HTMLAnchorElement>(null);
@@ -261,6 +270,7 @@ function Tile({ image }: { image: Image }) {
           </span>
         )}
       </a>
+      <TileMenu image={image} onStatus={onStatus} />
     </li>
   );
 }
