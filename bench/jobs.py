@@ -36,8 +36,9 @@ from pathlib import Path
 
 import asyncpg
 from PIL import Image, ImageFilter
+from tests.support.seaweedfs import EmbeddedSeaweedFS
 
-from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
+from reactbin.embedded import EmbeddedPostgres
 
 BIN = Path(sys.executable).parent
 ACCESS_KEY = "bench-jobs-access"

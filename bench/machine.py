@@ -9,8 +9,9 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from tests.support.seaweedfs import find_weed_binary
+
 from reactbin.embedded.postgres import postgres_bin_dir
-from reactbin.embedded.seaweedfs import find_weed_binary
 
 PACKAGES = (
     "reactbin",

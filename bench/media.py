@@ -200,9 +200,10 @@ async def bench_proxy(report: Report, work: Path) -> None:
     import contextlib
 
     from litestar.testing import AsyncTestClient
+    from tests.support.seaweedfs import EmbeddedSeaweedFS
 
     from reactbin.app import create_app
-    from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
+    from reactbin.embedded import EmbeddedPostgres
     from reactbin.settings import S3Settings, Settings
     from reactbin.storage import ObjectReader
 

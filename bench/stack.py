@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+from tests.support import seaweedfs as seaweedfs_module
+from tests.support.seaweedfs import EmbeddedSeaweedFS
 
-from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
-from reactbin.embedded import seaweedfs as seaweedfs_module
+from reactbin.embedded import EmbeddedPostgres
 
 ACCESS_KEY = "bench-access-key"
 SECRET_KEY = "bench-secret-key-0123456789"
@@ -45,7 +46,7 @@ def _seaweed_bound_to(host: str) -> Iterator[None]:
     The embedded helper has no host option, so its module constant is swapped while the server starts.
     """
     if not hasattr(seaweedfs_module, "_HOST"):
-        raise BenchError("reactbin.embedded.seaweedfs has no _HOST any more: update bench/stack.py")
+        raise BenchError("tests.support.seaweedfs has no _HOST any more: update bench/stack.py")
     saved = seaweedfs_module._HOST
     seaweedfs_module._HOST = host
     try:

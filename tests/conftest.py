@@ -22,10 +22,11 @@ from litestar.testing import AsyncTestClient
 
 from reactbin.app import create_app
 from reactbin.db.migrations import migrate
-from reactbin.embedded import EmbeddedPostgres, EmbeddedSeaweedFS
+from reactbin.embedded import EmbeddedPostgres
 from reactbin.media.ocr import CaptionReader
 from reactbin.settings import S3Settings, Settings
 from reactbin.storage import Storage, open_storage
+from tests.support.seaweedfs import EmbeddedSeaweedFS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
 REPO = Path(__file__).resolve().parents[1]

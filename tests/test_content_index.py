@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 from litestar.testing import AsyncTestClient
 
-from reactbin.domain.content_index import LISTENER_NAME
+from reactbin.domain.serving.index import LISTENER_NAME
 from tests.conftest import AppFactory, settings_of, upload
 
 

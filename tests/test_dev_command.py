@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import fixture_bytes
-from tests.live import free_port
+from tests.support.live import free_port
 
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:

@@ -18,7 +18,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.session import Session
 
-from reactbin.embedded import EmbeddedPostgres, EmbeddedPostgresError, EmbeddedSeaweedFS, EmbeddedSeaweedFSError
+from reactbin.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from tests.support.seaweedfs import EmbeddedSeaweedFS, EmbeddedSeaweedFSError
 
 ACCESS_KEY = "embedded-test-key"
 SECRET_KEY = "embedded-test-secret"

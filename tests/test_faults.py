@@ -1,7 +1,7 @@
 """Faults proven against the real service: S3 that stalls, resets or refuses; clients that vanish; SIGTERM;
 racing uploads; PostgreSQL restarted underneath.
 
-The first group runs the app in-process (`make_client`) behind `tests.faultproxy`. Everything that needs real
+The first group runs the app in-process (`make_client`) behind `tests.support.faultproxy`. Everything that needs real
 sockets between client and server (aborted downloads, cut uploads, graceful shutdown, truly parallel uploads)
 runs `reactbin serve` as a subprocess on 127.0.0.1, configured only through its environment.
 """
@@ -29,10 +29,10 @@ import pytest
 from PIL import Image
 
 from reactbin.embedded import EmbeddedPostgres
-from tests import faultproxy
 from tests.conftest import AppFactory, S3Server, fixture_bytes, settings_of, stored_keys, upload
-from tests.faultproxy import FaultProxy
-from tests.live import Server, run_server
+from tests.support import faultproxy
+from tests.support.faultproxy import FaultProxy
+from tests.support.live import Server, run_server
 
 fault_proxy = faultproxy.fault_proxy  # the fixture, offered to this module's tests
 

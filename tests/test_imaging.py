@@ -1,4 +1,4 @@
-"""Pillow work on real files: sniffing, orientation, and large PNGs decoded in strips."""
+"""Images on real files: sniffing, large PNGs decoded in strips, thumbnails, location stripping (no server)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,21 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageChops
 
-from reactbin import imaging
 from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
-from reactbin.metadata import strip_upload
+from reactbin.media import png_strips
+from reactbin.media.analyse import MediaAnalysis, analyse_upload, render_job_thumbnail
+from reactbin.media.formats import FORMATS, Limits, sniff, sniff_file
+from reactbin.media.location import strip_location
 from tests.conftest import FIXTURES
+
+
+def analyse(path: Path) -> MediaAnalysis:
+    return analyse_upload(path, sniff_file(path), Limits(64_000_000))
+
+
+def strip_upload(path: Path, sha256: str, size: int) -> tuple[str, int]:
+    return strip_location(path, sniff_file(path)) or (sha256, size)
+
 
 _GPS = 0x8825
 
@@ -30,7 +41,7 @@ _GPS = 0x8825
     ],
 )
 def test_sniff_accepts_the_four_types(head: bytes, expected: str) -> None:
-    assert imaging.sniff_mime_type(head) == expected
+    assert sniff(head).mime_type == expected
 
 
 @pytest.mark.parametrize(
@@ -47,7 +58,7 @@ def test_sniff_accepts_the_four_types(head: bytes, expected: str) -> None:
 )
 def test_sniff_refuses_everything_else(head: bytes, error: type[Exception]) -> None:
     with pytest.raises(error):
-        imaging.sniff_mime_type(head)
+        sniff(head)
 
 
 def _noisy(mode: str, size: tuple[int, int]) -> Image.Image:
@@ -65,9 +76,9 @@ def test_large_png_strips_decode_exactly_like_a_full_decode(tmp_path: Path, mode
     _noisy(mode, (2300, 1900)).save(path)
 
     with Image.open(path) as image:
-        rawmode = imaging._strippable(image)
+        rawmode = png_strips.strippable(image)
         assert rawmode is not None
-        reduced = imaging._png_reduced(image, rawmode, 3)
+        reduced = png_strips.png_reduced(image, rawmode, 3)
     with Image.open(path) as image:
         image.load()
         expected = image.convert(reduced.mode).reduce(3)
@@ -83,16 +94,16 @@ def test_truncated_large_png_is_invalid(tmp_path: Path) -> None:
     path.write_bytes(data.getvalue()[: len(data.getvalue()) * 2 // 3])
 
     with pytest.raises(InvalidImage):
-        imaging.analyse_upload(path, 64_000_000)
+        analyse(path)
 
 
 def test_large_png_thumbnail_fits_the_box(tmp_path: Path) -> None:
     path = tmp_path / "big.png"
     _noisy("RGBA", (2300, 1900)).save(path)
 
-    analysis = imaging.analyse_upload(path, 64_000_000)
+    analysis = analyse(path)
 
-    assert (analysis.width, analysis.height) == (2300, 1900)
+    assert (analysis.info.width, analysis.info.height) == (2300, 1900)
     thumb = Image.open(io.BytesIO(analysis.thumbnail.data))
     assert thumb.size == (400, 330)
     assert thumb.mode == "RGBA"
@@ -100,19 +111,20 @@ def test_large_png_thumbnail_fits_the_box(tmp_path: Path) -> None:
 
 def test_declared_size_is_checked_before_decoding() -> None:
     with pytest.raises(ImageTooLarge):
-        imaging.analyse_upload(FIXTURES / "bomb.png", 64_000_000)
+        analyse(FIXTURES / "bomb.png")
 
 
 @pytest.mark.parametrize(("fit", "size"), [("contain", (64, 48)), ("cover", (64, 64))])
 @pytest.mark.parametrize("fmt", ["webp", "jpeg", "png"])
 def test_render_thumbnail_formats_and_fits(fit: str, size: tuple[int, int], fmt: str) -> None:
-    thumb = imaging.render_thumbnail(
+    thumb = render_job_thumbnail(
         FIXTURES / "photo.jpg",
+        FORMATS["image/jpeg"],
         64_000_000,
         width=64,
         height=64,
         fit=fit,  # type: ignore[arg-type]
-        fmt=fmt,  # type: ignore[arg-type]
+        encoding=fmt,  # type: ignore[arg-type]
     )
 
     assert (thumb.width, thumb.height) == size
@@ -170,5 +182,5 @@ def test_bombs_are_refused_quickly_without_decoding(tmp_path: Path) -> None:
         path.write_bytes(data)
         started = time.perf_counter()
         with pytest.raises(ImageTooLarge):
-            imaging.analyse_upload(path, 64_000_000)
+            analyse(path)
         assert time.perf_counter() - started < 0.1, name

@@ -15,10 +15,10 @@ import pytest
 from litestar.testing import AsyncTestClient
 from PIL import Image
 
-from reactbin.domain import jobs
+from reactbin.domain import thumbnail_jobs as jobs
 from reactbin.embedded import EmbeddedPostgres
 from tests.conftest import AppFactory, S3Server, fixture_bytes, settings_of, storage_of, stored_keys
-from tests.jobs_support import FAST_JOBS, own_database, resources_of, submit, submit_ok, wait_for_job
+from tests.support.jobs import FAST_JOBS, own_database, resources_of, submit, submit_ok, wait_for_job
 
 
 @pytest.fixture(scope="module")

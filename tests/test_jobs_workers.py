@@ -14,7 +14,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from reactbin.domain import jobs
+from reactbin.domain import thumbnail_jobs as jobs
 from reactbin.embedded import EmbeddedPostgres
 from reactbin.worker import running_worker
 from tests.conftest import (
@@ -27,7 +27,7 @@ from tests.conftest import (
     storage_of,
     stored_keys,
 )
-from tests.jobs_support import (
+from tests.support.jobs import (
     FAST_JOBS,
     job_row,
     jpeg,

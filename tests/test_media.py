@@ -11,14 +11,19 @@ import pytest
 from PIL import Image
 
 from reactbin.errors import ReactbinError
-from reactbin.media.analyse import analyse_media
+from reactbin.media.analyse import MediaAnalysis, analyse_upload
+from reactbin.media.formats import Limits, sniff, sniff_file
 from reactbin.media.frames import sample_frames
 from reactbin.media.placeholder import placeholder_of, rgba_to_thumbhash
 from reactbin.media.preview import PREVIEW_BOX, PREVIEW_MAX_BYTES, PREVIEW_MAX_FRAMES, make_preview
-from reactbin.media.probe import sniff_media_type
 
 MEDIA = Path(__file__).parent / "fixtures" / "media"
 IMAGES = Path(__file__).parent / "fixtures" / "images"
+
+
+def analyse_media(path: Path, max_pixels: int, max_video_seconds: float) -> MediaAnalysis:
+    return analyse_upload(path, sniff_file(path), Limits(max_pixels, max_video_seconds))
+
 
 # name, mime type, kind, width, height, duration_ms, frame_count, has_audio
 ACCEPTED = [
@@ -30,6 +35,7 @@ ACCEPTED = [
     ("vp9-sound.webm", "video/webm", "video", 160, 96, 1008, 10, True),
     ("av1.webm", "video/webm", "video", 160, 96, 1000, 10, False),
     ("still.avif", "image/avif", "still", 160, 96, None, 1, False),
+    ("animated.avif", "image/avif", "animated", 160, 96, 600, 6, False),
     ("animated.webp", "image/webp", "animated", 160, 96, 600, 6, False),
     ("animated.png", "image/png", "animated", 160, 96, 600, 6, False),
     ("animated.gif", "image/gif", "animated", 160, 96, 600, 6, False),
@@ -52,6 +58,26 @@ def test_accepted_media_is_analysed(
     assert thumbnail.convert("RGB").getpixel((2, height // 2))[0] > 150
     assert analysis.placeholder is not None
     assert len(base64.b64decode(analysis.placeholder)) in range(5, 30)
+
+
+# AVIF carries rotation and mirroring as irot/imir boxes (Pillow reports them as an EXIF orientation): width, height,
+# thumbnail and placeholder are of the image as displayed, exactly as for JPEG. The yellow ball of the scene sits
+# at the middle of the stored image's left edge; the second column is where it must be seen after the transform.
+@pytest.mark.parametrize(
+    ("orientation", "size", "ball"),
+    [(3, (160, 96), (157, 48)), (5, (96, 160), (48, 2)), (6, (96, 160), (48, 2)), (8, (96, 160), (48, 157))],
+)
+def test_avif_rotation_and_mirroring_are_applied(
+    orientation: int, size: tuple[int, int], ball: tuple[int, int]
+) -> None:
+    analysis = analyse_media(MEDIA / f"rotated-{orientation}.avif", 64_000_000, 60)
+
+    assert (analysis.info.width, analysis.info.height) == size
+    thumbnail = Image.open(io.BytesIO(analysis.thumbnail.data)).convert("RGB")
+    assert thumbnail.size == size
+    red, green, blue = thumbnail.getpixel(ball)
+    assert (red > 180, green > 150, blue < 120) == (True, True, True), (red, green, blue)
+    assert analysis.placeholder is not None
 
 
 # name, status, code. Each is decided within a bounded time and without FFmpeg seeing foreign formats.
@@ -112,10 +138,10 @@ def test_longer_than_the_setting_is_refused() -> None:
 def test_type_comes_from_the_bytes(head: bytes, mime: str | None) -> None:
     if mime is None:
         with pytest.raises(ReactbinError) as caught:
-            sniff_media_type(head)
+            sniff(head)
         assert caught.value.code == "unsupported_media_type"
     else:
-        assert sniff_media_type(head) == mime
+        assert sniff(head).mime_type == mime
 
 
 @pytest.mark.parametrize(
@@ -207,9 +233,9 @@ def test_placeholder_of_a_thumbnail_is_fast() -> None:
 
 
 def test_a_probe_past_its_deadline_is_a_422_not_a_hang(monkeypatch: pytest.MonkeyPatch) -> None:
-    from reactbin.media import probe
+    from reactbin.media import video
 
-    monkeypatch.setattr(probe, "PROBE_SECONDS", 1e-6)
+    monkeypatch.setattr(video, "PROBE_SECONDS", 1e-6)
     with pytest.raises(ReactbinError) as caught:
         analyse_media(MEDIA / "h264.mp4", 64_000_000, 60)
     assert (caught.value.status_code, caught.value.code) == (422, "media_timeout")
@@ -226,7 +252,7 @@ def test_a_preview_past_its_deadline_is_given_up(monkeypatch: pytest.MonkeyPatch
 
 
 def test_every_accepted_type_has_an_object_key_extension() -> None:
-    from reactbin.media.probe import ACCEPTED_TYPES
+    from reactbin.media.formats import ACCEPTED_TYPES
     from reactbin.storage.keys import EXTENSIONS
 
     assert set(ACCEPTED_TYPES) == set(EXTENSIONS)

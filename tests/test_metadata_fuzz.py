@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from tests.conftest import FIXTURES, S3Server
-from tests.live import Server, run_server
+from tests.support.live import Server, run_server
 
 
 def _segments(data: bytes) -> list[tuple[int, int]]:

@@ -24,7 +24,7 @@ from reactbin.embedded import EmbeddedPostgres
 from reactbin.media.ocr import CaptionReader, compact
 from tests.conftest import AppFactory, settings_of, storage_of, upload
 from tests.fixtures import memes
-from tests.jobs_support import FAST_JOBS, own_database, resources_of, worker_env
+from tests.support.jobs import FAST_JOBS, own_database, resources_of, worker_env
 
 LIGHT = memes.memes()[2]
 MEME = memes.memes()[0]  # WHY NOT BOTH, outlined, busy background

@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 
 from reactbin.logs import REQUEST_ID, configure_logging
 from tests.conftest import AppFactory, S3Server, upload
-from tests.live import Server, run_server
+from tests.support.live import Server, run_server
 
 
 async def test_probes_at_the_root_answer_like_the_api_ones(client: AsyncTestClient[Any]) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import S3Server
-from tests.live import run_server
+from tests.support.live import run_server
 
 CONFIG = Path(__file__).parent / "schemathesis.toml"
 BUDGET_SECONDS = 30

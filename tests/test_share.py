@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from litestar.testing import AsyncTestClient
 
-from reactbin.domain.share_cards import ShareCard
+from reactbin.domain.serving.caches import ShareCard
 from reactbin.routes.share import render_share_page
 from reactbin.urls import UrlResolver
 from tests.conftest import AppFactory, fixture_bytes, upload

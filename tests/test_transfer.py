@@ -25,7 +25,7 @@ from PIL import Image
 from reactbin.transfer.progress import Progress
 from reactbin.transfer.walk import folder_tag
 from tests.conftest import FIXTURES, S3Server
-from tests.live import Server, run_server
+from tests.support.live import Server, run_server
 
 REACTBIN = str(Path(sys.executable).parent / "reactbin")
 TOKEN = "transfer-test-token-0123456789"

@@ -1,4 +1,5 @@
-"""The job worker: pgqueuer dequeues; `domain.jobs` makes thumbnails, `domain.captions` reads caption text.
+"""The job worker: pgqueuer dequeues; `domain.thumbnail_jobs` makes thumbnails, `domain.media_jobs` previews,
+`domain.captions` reads caption text.
 
 One `JobWorker` runs in each `reactbin worker` process, and inside `serve`/`dev` unless `RUN_WORKER=false`.
 Any number may run against one database: pgqueuer hands each queue job to one worker (`FOR UPDATE SKIP
@@ -30,7 +31,7 @@ from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
 
 from reactbin.db.queue import MEDIA_ENTRYPOINT, OCR_ENTRYPOINT, THUMBNAIL_ENTRYPOINT
-from reactbin.domain import captions, jobs, media
+from reactbin.domain import captions, media_jobs, thumbnail_jobs
 from reactbin.domain.resources import Resources
 from reactbin.media.ocr import CaptionReader
 
@@ -142,25 +143,25 @@ class JobWorker:
             return
         try:
             async with self._slots:
-                await jobs.run_thumbnail_job(self.res, job_id, queue_job_id=int(job.id), worker=self.name)
-        except jobs.RetryLater as exc:
+                await thumbnail_jobs.run_thumbnail_job(self.res, job_id, queue_job_id=int(job.id), worker=self.name)
+        except thumbnail_jobs.RetryLater as exc:
             raise RetryRequested(delay=dt.timedelta(seconds=exc.delay), reason=exc.reason) from exc
         except asyncio.CancelledError:
             # pgqueuer deletes a cancelled queue job; give ours a new one so it still runs.
             with contextlib.suppress(Exception):
-                await asyncio.shield(jobs.requeue_job(self.res, job_id))
+                await asyncio.shield(thumbnail_jobs.requeue_job(self.res, job_id))
             raise
 
     async def _run_media_job(self, job: Job) -> None:
         """Previews and placeholders: a failure leaves the field null (fsck --repair retries), never raises."""
         try:
-            image_id, reprobe = media.parse_media_payload(job.payload or b"")
+            image_id, reprobe = media_jobs.parse_media_payload(job.payload or b"")
         except ValueError:
             log.error("queue job %s has no image id in its payload; dropped", job.id)
             return
         try:
             async with self._slots:
-                outcome = await media.index_media(self.res, image_id, reprobe=reprobe)
+                outcome = await media_jobs.index_media(self.res, image_id, reprobe=reprobe)
         except Exception:
             log.exception("media job for image %s failed; `reactbin fsck --repair` retries it", image_id)
             return
@@ -182,7 +183,7 @@ class JobWorker:
         # A cancelled job (shutdown) leaves its image pending: the clean-up queues it again (LOST_OCR_GRACE).
 
     async def _run_maintenance(self, schedule: Schedule) -> None:
-        await jobs.run_maintenance(self.res)
+        await thumbnail_jobs.run_maintenance(self.res)
         await captions.requeue_lost_ocr(self.res)
 
 
@@ -224,7 +225,7 @@ async def periodic_maintenance(res: Resources, interval: float = API_MAINTENANCE
         while True:
             await asyncio.sleep(interval)
             try:
-                await jobs.run_maintenance(res)
+                await thumbnail_jobs.run_maintenance(res)
             except Exception:
                 log.exception("job maintenance failed; trying again in %.0f s", interval)
 

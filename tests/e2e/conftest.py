@@ -23,7 +23,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright, expect
 
 from tests.conftest import S3Server
-from tests.live import Server, run_server
+from tests.support.live import Server, run_server
 
 REPO = Path(__file__).resolve().parents[2]
 UI = REPO / "ui"

@@ -10,12 +10,12 @@ from typing import Any
 
 from playwright.async_api import Browser, Page, Route, expect
 
-from reactbin.domain.media import index_media
+from reactbin.domain.media_jobs import index_media
 from reactbin.domain.resources import open_resources
 from reactbin.settings import Settings
 from tests.conftest import S3Server
 from tests.e2e.conftest import PHONE, CdnServer, Session, browser_session, make_image
-from tests.live import Server
+from tests.support.live import Server
 
 MEDIA = Path(__file__).resolve().parents[1] / "fixtures" / "media"
 

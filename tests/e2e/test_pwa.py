@@ -15,7 +15,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.conftest import FIXTURES, S3Server
 from tests.e2e.conftest import CHROMIUM_ARGS, DESKTOP, Server, Session, browser_session, make_image
-from tests.live import run_server
+from tests.support.live import run_server
 
 THUMBNAILS = "reactbin-thumbnails-v1"
 

@@ -19,7 +19,7 @@ from reactbin.worker import running_worker
 from tests.conftest import FIXTURES, S3Server
 from tests.e2e.conftest import Server, Session, make_image, thumbnails_loaded
 from tests.fixtures import memes
-from tests.jobs_support import FAST_JOBS
+from tests.support.jobs import FAST_JOBS
 
 
 async def test_upload_through_the_page(session: Session, app: Server, tmp_path: Path) -> None:

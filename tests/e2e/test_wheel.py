@@ -24,7 +24,7 @@ from playwright.async_api import Browser, expect
 
 from tests.conftest import S3Server
 from tests.e2e.conftest import REPO, browser_session
-from tests.live import Server, run_server
+from tests.support.live import Server, run_server
 
 
 def _run(command: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import cast
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar, cast
 
 import asyncpg
 
@@ -24,6 +25,11 @@ UNAVAILABLE = (
     asyncpg.TooManyConnectionsError,
     asyncpg.QueryCanceledError,
 )
+# Raised when PostgreSQL aborted a transaction that raced another one; running it again is the cure.
+CONFLICTS = (asyncpg.DeadlockDetectedError, asyncpg.SerializationError)
+CONFLICT_ATTEMPTS = 6
+
+T = TypeVar("T")
 
 
 async def create_pool(settings: Settings) -> asyncpg.Pool:
@@ -69,3 +75,21 @@ async def transaction(pool: asyncpg.Pool, wait: float) -> AsyncIterator[asyncpg.
                 yield conn
         except UNAVAILABLE as exc:
             raise DatabaseUnavailable() from exc
+
+
+async def retry_conflicts(run: Callable[[], Awaitable[T]], attempts: int = CONFLICT_ATTEMPTS) -> T:
+    """Run a transaction, and run it again (with a short random back-off) when it lost a deadlock or a
+    serialization race to a concurrent one.
+
+    Shared rows (the tag counts, an image's tag list) are written in a fixed order within each statement, but a
+    transaction of several statements (remove some tags, then add others) can still meet another in the opposite
+    order. `run` must open its own transaction, so that each attempt starts from scratch.
+    """
+    for attempt in range(attempts):
+        try:
+            return await run()
+        except CONFLICTS:
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0.002, 0.01) * 2**attempt)
+    raise AssertionError("unreachable")

@@ -23,10 +23,11 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import jobs as jobs_db
-from reactbin.domain.media import index_media
+from reactbin.domain.media_jobs import index_media
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
-from reactbin.media.analyse import analyse_media
+from reactbin.media.analyse import analyse_stored
+from reactbin.media.formats import Limits
 from reactbin.storage import download, keys
 
 _HASH_IN_KEY = re.compile(r"^(?:images|thumbnails/v\d+|previews/v\d+)/([0-9a-f]{64})\.[a-z0-9]+$")
@@ -155,7 +156,9 @@ async def _regenerate_thumbnail(res: Resources, row: db.StoredImage, report: Rep
         try:
             await download(res.storage, row.storage_key, source)
             settings = res.settings
-            analysis = await res.run_cpu(analyse_media, source, settings.max_image_pixels, settings.max_video_seconds)
+            analysis = await res.run_cpu(
+                analyse_stored, source, Limits(settings.max_image_pixels, settings.max_video_seconds)
+            )
             key = keys.thumbnail_key(row.hash)
             thumbnail = analysis.thumbnail
             async with res.tx() as conn:

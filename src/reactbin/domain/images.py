@@ -1,4 +1,4 @@
-"""Image use cases: ingest an upload, browse, retag, delete, suggest tags."""
+"""Image use cases: browse, look up by hash, retag, count uses, delete, suggest tags (uploads: `ingest`)."""
 
 from __future__ import annotations
 
@@ -6,147 +6,23 @@ import datetime as dt
 import logging
 import uuid
 
-import asyncpg
 import msgspec
 
 from reactbin.db import images as db
-from reactbin.db import queue
+from reactbin.db.pool import retry_conflicts
 from reactbin.db.search import similar_tags
 from reactbin.db.tagrules import canonical_tags
-from reactbin.domain import captions
 from reactbin.domain.cursors import decode_cursor, page_of
-from reactbin.domain.resources import Resources, cleanup_on_error
-from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, normalise_tags
-from reactbin.errors import ImageNotFound, StorageError, TooManyTags
-from reactbin.media.analyse import analyse_media
-from reactbin.media.probe import SNIFF_BYTES, sniff_media_type
-from reactbin.media.strip import strip_video_location
-from reactbin.metadata import file_digest, strip_upload
-from reactbin.storage import keys
-from reactbin.uploads import ReceivedFile
+from reactbin.domain.resources import Resources
+from reactbin.domain.tags import MAX_TAG_LENGTH, normalise_tags
+from reactbin.errors import ImageNotFound, StorageError
 
 log = logging.getLogger(__name__)
-
-
-class IngestResult(msgspec.Struct, frozen=True):
-    image: db.ImageRow
-    duplicate: bool
 
 
 class ImagePage(msgspec.Struct, frozen=True):
     items: list[db.ImageRow]
     next_cursor: str | None
-
-
-async def ingest_upload(res: Resources, upload: ReceivedFile, tags: list[str]) -> IngestResult:
-    """Store a received upload once per content hash; a repeat merges its tags into the existing image.
-
-    The objects are written before the row and deleted again unless the row commits, all under a
-    per-hash advisory lock, so concurrent uploads of the same bytes make exactly one image.
-    """
-    # Location and serial numbers never reach storage; the hash is of the bytes actually stored. The upload's own
-    # hash is kept beside it when they differ, so a client holding the original file finds the image by hash.
-    sent_sha256 = upload.sha256
-    mime_type = await res.run_cpu(_sniff, upload)
-    if mime_type in _STRIPPABLE:
-        sha256, size = await res.run_cpu(strip_upload, upload.path, upload.sha256, upload.size)
-        upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
-    elif mime_type == "video/mp4" and await res.run_cpu(strip_video_location, upload.path):
-        sha256, size = await res.run_cpu(file_digest, upload.path)
-        upload = msgspec.structs.replace(upload, sha256=sha256, size=size)
-    also_known_as = sent_sha256 if sent_sha256 != upload.sha256 else None
-    existing = await _merge_duplicate(res, upload.sha256, tags, also_known_as)
-    if existing is not None:
-        return IngestResult(existing, duplicate=True)
-
-    settings = res.settings
-    analysis = await res.run_cpu(analyse_media, upload.path, settings.max_image_pixels, settings.max_video_seconds)
-    info = analysis.info
-    image_id = uuid.uuid4()
-    original_key = keys.original_key(upload.sha256, info.mime_type)
-    thumbnail = analysis.thumbnail
-    thumbnail_key = keys.thumbnail_key(upload.sha256)
-    written: list[str] = []
-    async with res.tx() as conn, cleanup_on_error(res.storage, written):
-        await db.lock_hash(conn, upload.sha256)
-        raced = await db.get_image_by_hash(conn, upload.sha256)
-        if raced is not None:
-            if also_known_as is not None:
-                await db.remember_upload_hash(conn, also_known_as, raced.id)
-            return IngestResult(await _add_tags(conn, raced, tags), duplicate=True)
-        written.append(original_key)
-        await res.storage.put_file(original_key, upload.path, info.mime_type)
-        written.append(thumbnail_key)
-        await res.storage.put_bytes(thumbnail_key, thumbnail.data, thumbnail.mime_type)
-        await db.insert_image(
-            conn,
-            db.NewImage(
-                id=image_id,
-                hash=upload.sha256,
-                filename=upload.filename,
-                mime_type=info.mime_type,
-                size_bytes=upload.size,
-                width=info.width,
-                height=info.height,
-                storage_key=original_key,
-                thumbnail_key=thumbnail_key,
-                thumbnail_hash=thumbnail.sha256,
-                thumbnail_size_bytes=len(thumbnail.data),
-                kind=info.kind,
-                duration_ms=info.duration_ms,
-                frame_count=info.frame_count,
-                has_audio=info.has_audio,
-                placeholder=analysis.placeholder,
-            ),
-        )
-        await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
-        if also_known_as is not None:
-            await db.remember_upload_hash(conn, also_known_as, image_id)
-        if info.kind != "still" or analysis.placeholder is None:
-            # The preview is made by a worker; the job commits (or rolls back) with the row.
-            await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)  # see domain.media
-        await captions.queue_new_image(conn, image_id)
-        image = await db.get_image(conn, image_id)
-        assert image is not None
-    return IngestResult(image, duplicate=False)
-
-
-_STRIPPABLE = frozenset({"image/jpeg", "image/png", "image/webp"})
-
-
-def _sniff(upload: ReceivedFile) -> str:
-    with upload.path.open("rb") as handle:
-        return sniff_media_type(handle.read(SNIFF_BYTES))
-
-
-async def _merge_duplicate(
-    res: Resources, sha256: str, tags: list[str], also_known_as: str | None
-) -> db.ImageRow | None:
-    try:
-        async with res.tx() as conn:
-            existing = await db.get_image_by_hash(conn, sha256)
-            if existing is None:
-                return None
-            await db.lock_hash(conn, sha256)
-            if also_known_as is not None:
-                await db.remember_upload_hash(conn, also_known_as, existing.id)
-            return await _add_tags(conn, existing, tags)
-    except ImageNotFound:  # deleted while we looked: ingest it as new
-        return None
-
-
-async def _add_tags(conn: asyncpg.Connection, image: db.ImageRow, tags: list[str]) -> db.ImageRow:
-    tags = await canonical_tags(conn, tags)
-    new = [tag for tag in tags if tag not in image.tags]
-    if not new:
-        return image
-    if len(image.tags) + len(new) > MAX_TAGS:
-        raise TooManyTags()
-    await db.add_tags(conn, image.id, new)
-    merged = await db.get_image(conn, image.id)
-    if merged is None:  # deleted between the two reads; the upload's bytes are gone with it
-        raise ImageNotFound()
-    return merged
 
 
 async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
@@ -196,19 +72,27 @@ async def get_image(res: Resources, image_id: uuid.UUID) -> db.ImageRow:
 
 async def replace_tags(res: Resources, image_id: uuid.UUID, tags: list[object]) -> db.ImageRow:
     wanted = normalise_tags(tags)
-    async with res.tx() as conn:
-        wanted = await canonical_tags(conn, wanted)
-        if not await db.replace_tags(conn, image_id, wanted):
-            raise ImageNotFound()
-        image = await db.get_image(conn, image_id)
-    assert image is not None
-    return image
+
+    async def replace() -> db.ImageRow:
+        async with res.tx() as conn:
+            canonical = await canonical_tags(conn, wanted)
+            if not await db.replace_tags(conn, image_id, canonical):
+                raise ImageNotFound()
+            image = await db.get_image(conn, image_id)
+        assert image is not None
+        return image
+
+    return await retry_conflicts(replace)
 
 
 async def delete_image(res: Resources, image_id: uuid.UUID) -> None:
     """Delete the row, then its objects unless another row took the same content in the meantime."""
-    async with res.tx() as conn:
-        deleted = await db.delete_image(conn, image_id)
+
+    async def delete() -> db.DeletedImage | None:
+        async with res.tx() as conn:
+            return await db.delete_image(conn, image_id)
+
+    deleted = await retry_conflicts(delete)
     if deleted is None:
         raise ImageNotFound()
     try:

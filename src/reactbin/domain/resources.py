@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -13,9 +14,9 @@ from typing import ParamSpec, TypeVar
 import asyncpg
 
 from reactbin.db.pool import acquire, create_pool, transaction
-from reactbin.domain.cache import ObjectCache
-from reactbin.domain.content_index import ContentIndex, listening
-from reactbin.domain.share_cards import ShareCards
+from reactbin.domain.serving.caches import SHARE_CARDS, ObjectCache, ShareCard
+from reactbin.domain.serving.index import ContentIndex, listening
+from reactbin.domain.serving.lru import LruMap
 from reactbin.settings import Settings
 from reactbin.storage import Storage, open_storage
 from reactbin.urls import UrlResolver
@@ -33,7 +34,7 @@ class Resources:
     cache: ObjectCache
     cpu: ThreadPoolExecutor
     index: ContentIndex
-    share_cards: ShareCards
+    share_cards: LruMap[uuid.UUID, ShareCard]
 
     def db(self) -> contextlib.AbstractAsyncContextManager[asyncpg.Connection]:
         """A pooled connection (autocommit)."""
@@ -76,7 +77,7 @@ async def open_resources(
                     cache=ObjectCache(settings.cache_bytes),
                     cpu=cpu,
                     index=index,
-                    share_cards=ShareCards(),
+                    share_cards=LruMap(SHARE_CARDS),
                 )
         finally:
             await pool.close()

@@ -1,6 +1,5 @@
-"""Real PostgreSQL and S3 (SeaweedFS) servers run as local child processes, for ``reactbin dev`` and the tests."""
+"""The embedded PostgreSQL that `reactbin dev` runs as a local child process (tests start it too)."""
 
 from reactbin.embedded.postgres import EmbeddedPostgres, EmbeddedPostgresError
-from reactbin.embedded.seaweedfs import EmbeddedSeaweedFS, EmbeddedSeaweedFSError
 
-__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError", "EmbeddedSeaweedFS", "EmbeddedSeaweedFSError"]
+__all__ = ["EmbeddedPostgres", "EmbeddedPostgresError"]

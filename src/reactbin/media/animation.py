@@ -1,7 +1,10 @@
-"""Frame counts, durations and frame sizes of GIF, APNG and animated WebP, read from the container alone.
+"""Frame counts, durations and frame sizes of GIF, APNG, animated WebP and AVIF sequences, from the container alone.
 
-Nothing here decodes a pixel, so a 10,000-frame GIF or a WebP frame that declares itself huge is refused in
-microseconds. Frame delays follow what browsers do: a GIF delay under 20 ms plays at 100 ms.
+This is the one walk of an image's container: besides the timeline it refuses files cut short (decoders only read
+what they need, so a GIF cut after its first frame would otherwise be stored), frames outside the canvas, frames
+larger than allowed and animations with too many frames. Nothing here decodes a pixel, so a 10,000-frame GIF or a
+WebP frame that declares itself huge is refused in microseconds. Frame delays follow what browsers do: a GIF delay
+under 20 ms plays at 100 ms.
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ from typing import IO
 import msgspec
 
 from reactbin.errors import ImageTooLarge, InvalidImage
-
-MAX_FRAMES = 3000
-"""Most frames an animation may have (the same cap as `imaging.MAX_FRAMES`)."""
+from reactbin.media.formats import MAX_FRAMES, Format
 
 
 class Timeline(msgspec.Struct, frozen=True):
@@ -23,7 +24,7 @@ class Timeline(msgspec.Struct, frozen=True):
     duration_ms: int
 
 
-def read_timeline(handle: IO[bytes], mime_type: str, max_pixels: int) -> Timeline:
+def read_timeline(handle: IO[bytes], fmt: Format, max_pixels: int) -> Timeline:
     """Frame count and total duration of a GIF, PNG/APNG or WebP; a still reports one frame and 0 ms.
 
     Raises:
@@ -31,13 +32,61 @@ def read_timeline(handle: IO[bytes], mime_type: str, max_pixels: int) -> Timelin
         ImageTooLarge: too many frames, or a frame with more than `max_pixels` pixels.
     """
     handle.seek(0)
-    if mime_type == "image/gif":
+    if fmt.mime_type == "image/gif":
         return _gif(handle, max_pixels)
-    if mime_type == "image/png":
+    if fmt.mime_type == "image/png":
         return _apng(handle, max_pixels)
-    if mime_type == "image/webp":
+    if fmt.mime_type == "image/webp":
         return _webp(handle, max_pixels)
     return Timeline(frame_count=1, duration_ms=0)
+
+
+def sequence_timeline(handle: IO[bytes], frame_count: int) -> Timeline:
+    """Frame count and duration of an AVIF image sequence (`avis`): one loop, from its track's media header.
+
+    (The movie header's duration is "indefinite" in a sequence that loops forever.)
+
+    Raises:
+        InvalidImage: the sequence has no readable media header.
+        ImageTooLarge: too many frames.
+    """
+    _check_frame(0, 0, 1, frame_count)
+    box: tuple[int, int] | None = (0, handle.seek(0, io.SEEK_END))
+    for kind in (b"moov", b"trak", b"mdia", b"mdhd"):
+        box = _find_box(handle, box[0], box[1], kind) if box else None
+    if box is None:
+        raise InvalidImage("The AVIF sequence has no media header")
+    handle.seek(box[0])
+    version = _read(handle, 4)[0]
+    if version == 1:
+        _read(handle, 16)
+        timescale, duration = struct.unpack(">IQ", _read(handle, 12))
+    else:
+        _read(handle, 8)
+        timescale, duration = struct.unpack(">II", _read(handle, 8))
+    if timescale == 0 or duration >= 0xFFFFFFFF:
+        raise InvalidImage("The AVIF sequence does not say how long it is")
+    return Timeline(frame_count=frame_count, duration_ms=round(1000 * duration / timescale))
+
+
+def _find_box(handle: IO[bytes], start: int, end: int, wanted: bytes) -> tuple[int, int] | None:
+    """(start, end) of the body of the first ISOBMFF box of type `wanted` between `start` and `end`."""
+    position = start
+    while position + 8 <= end:
+        handle.seek(position)
+        size, kind = struct.unpack(">I4s", _read(handle, 8))
+        header = 8
+        if size == 1:
+            size = struct.unpack(">Q", _read(handle, 8))[0]
+            header = 16
+        elif size == 0:
+            size = end - position
+        if size < header or position + size > end:
+            raise InvalidImage()
+        if kind == wanted:
+            return position + header, position + size
+        position += size
+    return None
 
 
 def _read(handle: IO[bytes], size: int) -> bytes:

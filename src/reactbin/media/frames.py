@@ -11,36 +11,38 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageSequence
 
-from reactbin.errors import InvalidImage, InvalidVideo, MediaTimeout
-from reactbin.imaging import PIL_FORMATS
-from reactbin.media.probe import open_video
+from reactbin.errors import ImageTooLarge, InvalidImage, InvalidVideo, MediaTimeout
+from reactbin.media.formats import FORMATS
+from reactbin.media.still import DECODE_ERRORS
+from reactbin.media.video import open_video
 
 DEFAULT_MAX_PIXELS = 64_000_000
 """Frames larger than this are refused by FFmpeg's decoders (stored files passed the upload's own limit)."""
 DECODE_SECONDS = 30.0
 """Longest a walk through one file's frames may take before it is given up as a MediaTimeout."""
-SAMPLE_BOX = 1280
+SAMPLE_BOX = 1600
 """Sampled frames are reduced to fit this box: enough for OCR of a caption, bounded in memory."""
-_VIDEO_DEMUXERS = {"video/mp4": "mp4", "video/webm": "webm"}
-_IMAGE_FORMATS = PIL_FORMATS | {"image/avif": "AVIF"}
 
 
-def sample_frames(path: Path, mime_type: str, count: int) -> Iterator[Image.Image]:
-    """Up to `count` evenly spaced frames of an animation or video (one frame for a still), as RGB images.
+def sample_frames(
+    path: Path, mime_type: str, count: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Iterator[Image.Image]:
+    """Up to `count` frames spread evenly over an animation or video, first and last included (one for a still).
 
-    Frames are decoded one at a time and reduced to fit `SAMPLE_BOX`; the walk stops with MediaTimeout after
+    Frames come as upright RGB images, transparency laid over white (dark captions on a transparent background
+    stay visible), decoded one at a time and reduced to fit `SAMPLE_BOX`; the walk stops with MediaTimeout after
     `DECODE_SECONDS`.
 
     Raises:
-        InvalidImage, InvalidVideo, MediaTimeout.
+        InvalidImage, InvalidVideo, MediaTimeout, ImageTooLarge (a frame larger than `max_pixels`).
     """
     count = max(1, count)
-    if mime_type in _VIDEO_DEMUXERS:
-        yield from _video_samples(path, mime_type, count, SAMPLE_BOX)
+    if FORMATS[mime_type].family == "video":
+        yield from _video_samples(path, mime_type, count, SAMPLE_BOX, max_pixels)
     else:
-        yield from _image_samples(path, mime_type, count, SAMPLE_BOX)
+        yield from _image_samples(path, mime_type, count, SAMPLE_BOX, max_pixels)
 
 
 def timed_frames(
@@ -52,7 +54,7 @@ def timed_frames(
         InvalidImage, InvalidVideo, MediaTimeout.
     """
     step = 1.0 / fps
-    if mime_type in _VIDEO_DEMUXERS:
+    if FORMATS[mime_type].family == "video":
         source: Iterator[tuple[float, Image.Image]] = _video_frames(path, mime_type, box)
     else:
         source = _animation_frames(path, mime_type, box)
@@ -86,13 +88,15 @@ def _fit(width: int, height: int, box: int) -> tuple[int, int]:
     return max(2, round(width * scale) // 2 * 2), max(2, round(height * scale) // 2 * 2)
 
 
-def _video_frames(path: Path, mime_type: str, box: int) -> Iterator[tuple[float, Image.Image]]:
+def _video_frames(
+    path: Path, mime_type: str, box: int, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Iterator[tuple[float, Image.Image]]:
     """(presentation time in s, reduced RGB image) of every frame from the start."""
     import av
 
     deadline = _deadline()
     try:
-        with open_video(path, mime_type, DEFAULT_MAX_PIXELS, DECODE_SECONDS) as container:
+        with open_video(path, FORMATS[mime_type], max_pixels, DECODE_SECONDS) as container:
             stream = container.streams.video[0]
             base = float(stream.start_time * stream.time_base) if stream.start_time and stream.time_base else 0.0
             for frame in container.decode(stream):
@@ -109,15 +113,15 @@ def _video_frames(path: Path, mime_type: str, box: int) -> Iterator[tuple[float,
         raise InvalidVideo() from exc
 
 
-def _video_samples(path: Path, mime_type: str, count: int, box: int) -> Iterator[Image.Image]:
+def _video_samples(path: Path, mime_type: str, count: int, box: int, max_pixels: int) -> Iterator[Image.Image]:
     import av
 
-    with open_video(path, mime_type, DEFAULT_MAX_PIXELS, DECODE_SECONDS) as container:
+    with open_video(path, FORMATS[mime_type], max_pixels, DECODE_SECONDS) as container:
         seconds = (container.duration or 0) / av.time_base
     targets = [seconds * (i + 0.5) / count for i in range(count)] if count > 1 else [0.0]
     index = 0
     last: Image.Image | None = None
-    for at, image in _video_frames(path, mime_type, box):
+    for at, image in _video_frames(path, mime_type, box, max_pixels):
         last = image
         if at + 1e-6 >= targets[index]:
             yield image
@@ -130,9 +134,12 @@ def _video_samples(path: Path, mime_type: str, count: int, box: int) -> Iterator
 
 
 def _open_image(path: Path, mime_type: str) -> Image.Image:
+    pillow = FORMATS[mime_type].pillow
+    if pillow is None:
+        raise InvalidImage()
     try:
-        return Image.open(path, formats=[_IMAGE_FORMATS[mime_type]])
-    except (OSError, SyntaxError, ValueError, EOFError, KeyError) as exc:
+        return Image.open(path, formats=[pillow])
+    except DECODE_ERRORS as exc:
         raise InvalidImage() from exc
 
 
@@ -158,19 +165,39 @@ def _animation_frames(path: Path, mime_type: str, box: int) -> Iterator[tuple[fl
             raise InvalidImage() from exc
 
 
-def _image_samples(path: Path, mime_type: str, count: int, box: int) -> Iterator[Image.Image]:
+def _image_samples(path: Path, mime_type: str, count: int, box: int, max_pixels: int) -> Iterator[Image.Image]:
     deadline = _deadline()
     with _open_image(path, mime_type) as image:
+        width, height = image.size
+        if width * height > max_pixels:
+            raise ImageTooLarge(f"{width}x{height} is more pixels than allowed")
+        if image.format == "JPEG":
+            # Decode at reduced size straight away (DCT scaling): a 12 MP photo costs a fraction of a full decode.
+            image.draft("RGB", (box, box))
         total = getattr(image, "n_frames", 1)
-        wanted = sorted({min(total - 1, (total * (2 * i + 1)) // (2 * count)) for i in range(count)})
-        if total <= 1:
-            wanted = [0]
+        if total <= count:
+            wanted = list(range(total))
+        else:
+            wanted = sorted({round(i * (total - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
         try:
-            for index in wanted:
+            for index, frame in enumerate(ImageSequence.Iterator(image)):
                 _check(deadline)
-                image.seek(index)
-                frame = ImageOps.exif_transpose(image.convert("RGB")) if index == 0 else image.convert("RGB")
-                frame.thumbnail((box, box), Image.Resampling.BILINEAR)
-                yield frame
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                if index in wanted:
+                    yield _flattened(ImageOps.exif_transpose(frame) if index == 0 else frame, box)
+                if index >= wanted[-1]:
+                    return
+        except DECODE_ERRORS as exc:
             raise InvalidImage() from exc
+
+
+def _flattened(frame: Image.Image, box: int) -> Image.Image:
+    """RGB with transparency over white, reduced to fit `box`."""
+    if frame.mode in ("RGBA", "LA", "P", "PA"):
+        rgba = frame.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        flat = frame.convert("RGB")
+    if max(flat.size) > box:
+        flat.thumbnail((box, box), Image.Resampling.LANCZOS)
+    return flat

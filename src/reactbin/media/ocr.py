@@ -21,14 +21,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import msgspec
-from PIL import Image, ImageSequence
+from PIL import Image
 
-from reactbin.errors import ReactbinError
+from reactbin.errors import ImageTooLarge, InvalidImage, InvalidVideo, ReactbinError
+from reactbin.media.frames import sample_frames as _sample_frames
 
-# The formats an image of the library can have; nothing else is decoded.
-_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
-_MAX_SIDE = 1600
-"""Larger images are reduced first: captions stay legible and the recogniser's memory stays bounded."""
 _MIN_SCORE = 0.5
 _ENGINE_OPTIONS: dict[str, Any] = {
     # Memes are upright: the 180° classifier costs time and finds nothing.
@@ -91,45 +88,18 @@ def load_engine(threads: int) -> Engine:
 
 
 def sample_frames(path: Path, mime_type: str, count: int, max_pixels: int) -> Iterator[Image.Image]:
-    """Up to `count` frames spread evenly over an animation (first, ..., last), decoded one at a time as RGB.
+    """Up to `count` frames spread evenly over an animation or video (`media.frames.sample_frames`), ready to read.
 
-    The one place that picks frames: videos go through `media.frames.sample_frames` (PyAV).
+    Raises:
+        OcrFailed: a frame has more than `max_pixels` pixels, or cannot be decoded.
     """
-    if mime_type.startswith("video/"):
-        from reactbin.media import frames
-
-        yield from (_prepared(frame) for frame in frames.sample_frames(path, mime_type, count))
-        return
-    with Image.open(path, formats=_FORMATS) as image:
-        width, height = image.size
-        if width * height > max_pixels:
-            raise OcrFailed(f"{width}x{height} is more pixels than allowed")
-        if image.format == "JPEG":
-            # Decode at reduced size straight away (DCT scaling): a 12 MP photo costs a fraction of a full decode.
-            image.draft("RGB", (_MAX_SIDE, _MAX_SIDE))
-        total = getattr(image, "n_frames", 1)
-        if total <= count:
-            wanted = list(range(total))
-        else:
-            wanted = sorted({round(i * (total - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
-        for index, frame in enumerate(ImageSequence.Iterator(image)):
-            if index in wanted:
-                yield _prepared(frame)
-            if index >= wanted[-1]:
-                return
-
-
-def _prepared(frame: Image.Image) -> Image.Image:
-    """RGB, transparency over white (dark captions on a transparent background stay visible), reduced if huge."""
-    if frame.mode in ("RGBA", "LA", "P", "PA"):
-        rgba = frame.convert("RGBA")
-        flat = Image.new("RGB", rgba.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        flat = frame.convert("RGB")
-    if max(flat.size) > _MAX_SIDE:
-        flat.thumbnail((_MAX_SIDE, _MAX_SIDE), Image.Resampling.LANCZOS)
-    return flat
+    try:
+        yield from _sample_frames(path, mime_type, count, max_pixels)
+    except ImageTooLarge as exc:
+        raise OcrFailed(exc.detail) from exc
+    except (InvalidImage, InvalidVideo) as exc:
+        # The decoder's own words ("image file is truncated") say more about this file than our generic detail.
+        raise OcrFailed(f"cannot decode the image: {exc.__cause__ or exc.detail}") from exc
 
 
 def read_lines(engine: Engine, image: Image.Image) -> list[str]:

@@ -17,10 +17,15 @@ _BOX = 32
 
 
 def placeholder_of(thumbnail: bytes) -> str:
-    """The base64 ThumbHash of an encoded image (the library thumbnail)."""
-    with Image.open(io.BytesIO(thumbnail)) as image:
+    """The base64 ThumbHash of an encoded image (a stored library thumbnail)."""
+    with Image.open(io.BytesIO(thumbnail), formats=["WEBP", "JPEG", "PNG"]) as image:
         image.draft("RGB", (_BOX, _BOX))
-        small = image.convert("RGBA")
+        return placeholder_of_image(image)
+
+
+def placeholder_of_image(image: Image.Image) -> str:
+    """The base64 ThumbHash of a decoded (usually already reduced) image."""
+    small = image.convert("RGBA")
     small.thumbnail((_BOX, _BOX), Image.Resampling.BOX)
     return base64.b64encode(rgba_to_thumbhash(small.width, small.height, small.tobytes())).decode("ascii")
 

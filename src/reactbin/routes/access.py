@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.datastructures import ResponseSpec
@@ -14,6 +15,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from reactbin.domain.ratelimit import RateLimiter, Verdict
 from reactbin.routes.schemas import ErrorBody
+from reactbin.routes.telemetry import plain_template
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SERVICE_WORKER_PATH = "/sw.js"
@@ -230,9 +232,17 @@ class AccurateAllow:
     it when more methods join the same path, so `Allow` named only some of them (found by schemathesis).
     """
 
-    def __init__(self, app: ASGIApp, methods_by_path: Callable[[], dict[str, set[str]]]) -> None:
+    def __init__(self, app: ASGIApp, routes: Litestar) -> None:
         self._app = app
-        self._methods_by_path = methods_by_path
+        self._routes = routes
+        self._by_path: dict[str, set[str]] = {}
+
+    def _methods_by_path(self) -> dict[str, set[str]]:
+        if not self._by_path:
+            for route in self._routes.routes:
+                if hasattr(route, "methods"):
+                    self._by_path[plain_template(route.path)] = set(route.methods)
+        return self._by_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP or scope["method"] != "OPTIONS":

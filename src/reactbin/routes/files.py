@@ -14,8 +14,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from reactbin import metrics
-from reactbin.domain.content import Content, Variant, open_content
 from reactbin.domain.resources import Resources
+from reactbin.domain.serving.content import Content, Variant, open_content
 from reactbin.errors import RangeNotSatisfiable
 from reactbin.routes.images import ImageId, errors, parse_image_id
 from reactbin.storage import ObjectReader

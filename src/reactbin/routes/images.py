@@ -15,13 +15,13 @@ from litestar.openapi.spec.enums import OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
-from reactbin.domain import captions, search
+from reactbin.domain import captions, ingest, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS, TAG_FIELD_PATTERN, parse_tag_field
 from reactbin.errors import ImageNotFound, RateLimited, ReactbinError
-from reactbin.routes.forms import multipart_operation, receive_upload
+from reactbin.routes.multipart import MAX_FIELD_BYTES, multipart_operation, receive_upload
 from reactbin.routes.schemas import (
     ErrorBody,
     Image,
@@ -33,7 +33,6 @@ from reactbin.routes.schemas import (
     image_out,
     uploaded_out,
 )
-from reactbin.uploads import MAX_FIELD_BYTES
 
 
 def errors(*statuses: int) -> dict[int, ResponseSpec]:
@@ -83,7 +82,7 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            result = await library.ingest_upload(res, form.file, tags)
+            result = await ingest.ingest_upload(res, form.file, tags)
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:

@@ -15,12 +15,12 @@ from litestar.params import PathParameter, QueryParameter
 from litestar.types import ASGIApp
 
 from reactbin.db.jobs import JobStatus
-from reactbin.domain import jobs
+from reactbin.domain import thumbnail_jobs
 from reactbin.domain.resources import Resources
 from reactbin.errors import JobNotFound
 from reactbin.routes.files import FILE_RESPONSES, serve_content
-from reactbin.routes.forms import multipart_operation, receive_upload
 from reactbin.routes.images import errors
+from reactbin.routes.multipart import multipart_operation, receive_upload
 from reactbin.routes.schemas import Job, JobAccepted, JobList, JobThumbnail, job_out
 
 JobId = Annotated[str, PathParameter(description="Job id", format="uuid")]
@@ -34,15 +34,21 @@ def parse_job_id(raw: str) -> uuid.UUID:
         raise JobNotFound() from None
 
 
-_SIDE = f"{jobs.MIN_BOX}..{jobs.MAX_BOX}, default {jobs.DEFAULT_BOX}"
+_SIDE = f"{thumbnail_jobs.MIN_BOX}..{thumbnail_jobs.MAX_BOX}, default {thumbnail_jobs.DEFAULT_BOX}"
 _SubmitOperation = multipart_operation(
     "image",
     {
         "width": Schema(
-            type=OpenAPIType.INTEGER, minimum=jobs.MIN_BOX, maximum=jobs.MAX_BOX, description=f"Box width ({_SIDE})"
+            type=OpenAPIType.INTEGER,
+            minimum=thumbnail_jobs.MIN_BOX,
+            maximum=thumbnail_jobs.MAX_BOX,
+            description=f"Box width ({_SIDE})",
         ),
         "height": Schema(
-            type=OpenAPIType.INTEGER, minimum=jobs.MIN_BOX, maximum=jobs.MAX_BOX, description=f"Box height ({_SIDE})"
+            type=OpenAPIType.INTEGER,
+            minimum=thumbnail_jobs.MIN_BOX,
+            maximum=thumbnail_jobs.MAX_BOX,
+            description=f"Box height ({_SIDE})",
         ),
         "fit": Schema(
             type=OpenAPIType.STRING,
@@ -66,8 +72,8 @@ _SubmitOperation = multipart_operation(
 async def submit_thumbnail(request: Request[Any, Any, Any], res: NamedDependency[Resources]) -> Response[JobAccepted]:
     form = await receive_upload(request, "image", res.settings.max_upload_bytes)
     try:
-        spec = jobs.parse_spec(form.fields)
-        job_id = await jobs.submit_thumbnail_job(res, form.file, spec)
+        spec = thumbnail_jobs.parse_spec(form.fields)
+        job_id = await thumbnail_jobs.submit_thumbnail_job(res, form.file, spec)
     finally:
         await asyncio.to_thread(form.file.discard)
     body = JobAccepted(
@@ -83,13 +89,13 @@ async def list_jobs(
     limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, QueryParameter(max_length=200)] = None,
 ) -> JobList:
-    page = await jobs.list_jobs(res, status=status, limit=limit, cursor=cursor)
+    page = await thumbnail_jobs.list_jobs(res, status=status, limit=limit, cursor=cursor)
     return JobList(items=[job_out(row, res.urls) for row in page.items], next_cursor=page.next_cursor)
 
 
 @get("/jobs/{job_id:str}", summary="Get a thumbnail job's status and result", responses=errors(404, 503))
 async def get_job(res: NamedDependency[Resources], job_id: JobId) -> Job:
-    return job_out(await jobs.get_job(res, parse_job_id(job_id)), res.urls)
+    return job_out(await thumbnail_jobs.get_job(res, parse_job_id(job_id)), res.urls)
 
 
 @get(
@@ -100,7 +106,7 @@ async def get_job(res: NamedDependency[Resources], job_id: JobId) -> Job:
 )
 async def get_job_thumbnail(res: NamedDependency[Resources], job_id: JobId) -> JobThumbnail:
     job_uuid = parse_job_id(job_id)
-    result = await jobs.job_result(res, job_uuid)
+    result = await thumbnail_jobs.job_result(res, job_uuid)
     return JobThumbnail(job_id=job_uuid, thumbnail_url=res.urls.job_thumbnail_url(job_uuid, result.key))
 
 
@@ -112,4 +118,4 @@ async def get_job_thumbnail(res: NamedDependency[Resources], job_id: JobId) -> J
 )
 async def job_thumbnail_file(request: Request[Any, Any, Any], job_id: JobId) -> ASGIApp:
     res: Resources = request.app.state.resources
-    return await serve_content(request, functools.partial(jobs.open_job_thumbnail, res, parse_job_id(job_id)))
+    return await serve_content(request, functools.partial(thumbnail_jobs.open_job_thumbnail, res, parse_job_id(job_id)))

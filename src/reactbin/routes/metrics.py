@@ -12,8 +12,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 
 from reactbin import metrics as measured
-from reactbin.domain.jobs import job_statistics
 from reactbin.domain.resources import Resources
+from reactbin.domain.thumbnail_jobs import job_statistics
 from reactbin.errors import ReactbinError
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,12 @@ from litestar.di import NamedDependency
 from litestar.params import PathParameter, QueryParameter
 
 from reactbin.domain import images as library
-from reactbin.domain import sharing
 from reactbin.domain.resources import Resources
-from reactbin.domain.share_cards import ShareCard
+from reactbin.domain.serving import share_cards
+from reactbin.domain.serving.caches import ShareCard
 from reactbin.domain.tags import MAX_TAG_LENGTH, MAX_TAGS
 from reactbin.errors import ImageNotFound, InvalidUrl, UnknownUrl
-from reactbin.imaging import MAX_FRAMES
-from reactbin.media.probe import ACCEPTED_TYPES
+from reactbin.media.formats import ACCEPTED_TYPES, MAX_FRAMES
 from reactbin.routes.access import token_accepted
 from reactbin.routes.images import errors, parse_image_id
 from reactbin.routes.schemas import Image, image_out
@@ -239,7 +238,7 @@ async def share_page(
 ) -> Response[bytes]:
     """A tiny page with Open Graph and Twitter card tags for chat unfurls; people are sent on to the UI."""
     try:
-        card = await sharing.share_card(res, parse_image_id(image_id.strip("/")))
+        card = await share_cards.share_card(res, parse_image_id(image_id.strip("/")))
     except ImageNotFound:
         return _not_found_page()
     origin = public_origin(res.settings, request)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
 
+from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -94,3 +96,50 @@ class RequestTelemetry:
                     },
                 )
             REQUEST_ID.reset(token)
+
+
+_TYPED_PARAMETER = re.compile(r"\{(\w+):\w+\}")
+
+
+def plain_template(path: str) -> str:
+    """A route path as requests name it: routes are declared as /x/{id:str}, templates read /x/{id}."""
+    return _TYPED_PARAMETER.sub(r"{\1}", path)
+
+
+class RouteLabels:
+    """The route template of a request, for metrics: also for answers given before routing (401, 429)."""
+
+    def __init__(self, app: Litestar) -> None:
+        self._app = app
+        self._labels: dict[str, str] = {}
+
+    def __call__(self, scope: Any) -> str:
+        template: str | None = scope.get("path_template")
+        if template is None:
+            try:
+                template = self._app.asgi_router.handle_routing(path=scope["path"], method=scope["method"])[4]
+            except Exception:  # no route: one label for every unknown path, so scanners cannot grow the series
+                return "unmatched"
+        label = self._labels.get(template)
+        if label is None:
+            label = self._labels[template] = plain_template(template)
+        return label
+
+
+class PoolGauges:
+    """Refreshes the database pool gauges after requests, at most a few times a second: the gauges only need to be
+    fresh for the next scrape."""
+
+    def __init__(self, app: Litestar, interval: float = 0.25) -> None:
+        self._app = app
+        self._interval = interval
+        self._seen = 0.0
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        resources = getattr(self._app.state, "resources", None)
+        if resources is not None and now - self._seen >= self._interval:
+            self._seen = now
+            size = resources.pool.get_size()
+            metrics.DB_POOL_SIZE.set(size)
+            metrics.DB_POOL_IN_USE.set(size - resources.pool.get_idle_size())

@@ -22,9 +22,10 @@ import msgspec
 
 from reactbin.db import jobs as db
 from reactbin.db import queue
-from reactbin.domain.content import Content, StoredObject, open_stored
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources, cleanup_on_error
+from reactbin.domain.serving.content import Content, StoredObject, open_stored
+from reactbin.domain.uploads import ReceivedFile
 from reactbin.errors import (
     EmptyFile,
     ImageTooLarge,
@@ -36,9 +37,9 @@ from reactbin.errors import (
     StorageError,
     UnsupportedMediaType,
 )
-from reactbin.imaging import render_thumbnail, validate_image
+from reactbin.media.analyse import check_job_image, render_job_thumbnail
+from reactbin.media.formats import FORMATS
 from reactbin.storage import download, keys
-from reactbin.uploads import ReceivedFile
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,14 @@ def parse_spec(fields: Mapping[str, str]) -> ThumbnailSpec:
 
 async def submit_thumbnail_job(res: Resources, upload: ReceivedFile, spec: ThumbnailSpec) -> uuid.UUID:
     """Validate the upload, store it, and queue its job; nothing is left behind if any step fails."""
-    try:
-        info = await res.run_cpu(validate_image, upload.path, res.settings.max_image_pixels)
-    except UnsupportedMediaType:
-        raise UnsupportedMediaType("Thumbnail jobs accept JPEG, PNG, GIF and WebP images") from None
+    fmt, _, _ = await res.run_cpu(check_job_image, upload.path, res.settings.max_image_pixels)
+    mime_type = fmt.mime_type
     job_id = uuid.uuid4()
-    source_key = keys.job_source_key(str(job_id), info.mime_type)
+    source_key = keys.job_source_key(str(job_id), mime_type)
     async with res.tx() as conn, cleanup_on_error(res.storage, [source_key]):
         # Held until commit: `reactbin fsck` never takes a source stored just before its row for an orphan.
         await db.lock_job(conn, job_id)
-        await res.storage.put_file(source_key, upload.path, info.mime_type)
+        await res.storage.put_file(source_key, upload.path, mime_type)
         # NOTIFY is delivered at commit, so a worker never wakes before the row exists.
         queue_job_id = await queue.enqueue(conn, queue.THUMBNAIL_ENTRYPOINT, job_id.bytes)
         await db.insert_job(
@@ -125,7 +124,7 @@ async def submit_thumbnail_job(res: Resources, upload: ReceivedFile, spec: Thumb
             db.NewJob(
                 id=job_id,
                 source_key=source_key,
-                source_mime_type=info.mime_type,
+                source_mime_type=mime_type,
                 box_width=spec.width,
                 box_height=spec.height,
                 fit=spec.fit,
@@ -236,13 +235,14 @@ async def _render(res: Resources, job: db.ClaimedJob) -> db.JobResult:
         source = Path(tmp) / "source"
         await download(res.storage, job.source_key, source)
         thumbnail = await res.run_cpu(
-            render_thumbnail,
+            render_job_thumbnail,
             source,
+            FORMATS[job.source_mime_type],
             res.settings.max_image_pixels,
             width=job.box_width,
             height=job.box_height,
             fit=job.fit,
-            fmt=job.format,
+            encoding=job.format,
         )
     key = keys.job_thumbnail_key(str(job.id), thumbnail.mime_type)
     await res.storage.put_bytes(key, thumbnail.data, thumbnail.mime_type)

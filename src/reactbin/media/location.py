@@ -1,8 +1,11 @@
-"""Remove location and identifying EXIF from uploads, losslessly: only the metadata block is rewritten.
+"""Location and identifying metadata removed from uploads, losslessly, before anything is stored.
 
-JPEG (APP1 "Exif"), WebP (the "EXIF" chunk) and PNG (the "eXIf" chunk) are handled; the pixel data is copied
-byte for byte, orientation and every other tag are kept, and a file that carries none of these tags is left
-exactly as it was. CPU and file work: callers run it off the event loop.
+Photos: JPEG (APP1 "Exif"), WebP (the "EXIF" chunk) and PNG (the "eXIf" chunk) lose GPS and the tags that name a
+person or a device; only the metadata block is rewritten, the pixel data is copied byte for byte, orientation and
+every other tag are kept. Clips: phones record where an MP4 was filmed in the movie's user data (`©xyz`, an ISO
+6709 string, or 3GPP `loci`); such a box becomes a zero-filled `free` box of the same size, so every size and
+offset stays valid (players skip `free` boxes) and the media data is untouched. A file that carries none of this
+is left exactly as it was. CPU and file work: callers run it off the event loop.
 """
 
 from __future__ import annotations
@@ -18,7 +21,23 @@ from typing import IO
 
 from PIL import Image
 
-from reactbin.imaging import SNIFF_BYTES, sniff_mime_type
+from reactbin.media.formats import Format
+
+
+def strip_location(path: Path, fmt: Format) -> tuple[str, int] | None:
+    """Remove location and identifying metadata from the file at `path` in place.
+
+    Returns:
+        The new SHA-256 and size when the file changed, else None (the file is untouched).
+    """
+    if fmt.strip == "exif":
+        changed = _strip_exif(path, fmt.mime_type)
+    elif fmt.strip == "mp4":
+        changed = _strip_mp4(path)
+    else:
+        changed = False
+    return file_digest(path) if changed else None
+
 
 _GPS_IFD = 0x8825
 _EXIF_IFD = 0x8769
@@ -28,6 +47,9 @@ _IDENTIFYING_IFD0 = frozenset({0x013B})  # Artist
 _IDENTIFYING_EXIF = frozenset({0xA430, 0xA431, 0xA435, 0xA420, 0x927C})
 _EXIF_PREFIX = b"Exif\x00\x00"
 _COPY_CHUNK = 1024 * 1024
+_LOCATION_BOXES = frozenset({b"\xa9xyz", b"loci"})
+_CONTAINERS = frozenset({b"moov", b"trak", b"udta", b"mdia", b"minf", b"meta", b"ilst"})
+_MAX_MOOV = 64 * 1024 * 1024
 
 
 def clean_exif(raw: bytes) -> bytes | None:
@@ -80,7 +102,7 @@ def _writable_part(exif: Image.Exif) -> bytes:
     return kept.tobytes()
 
 
-def strip_identifying_metadata(path: Path, mime_type: str) -> bool:
+def _strip_exif(path: Path, mime_type: str) -> bool:
     """Rewrite `path` without GPS and identifying EXIF; return whether anything changed."""
     rewrite = {"image/jpeg": _rewrite_jpeg, "image/webp": _rewrite_webp, "image/png": _rewrite_png}.get(mime_type)
     if rewrite is None:
@@ -101,19 +123,6 @@ def strip_identifying_metadata(path: Path, mime_type: str) -> bool:
             Path(tmp).unlink(missing_ok=True)
             raise
     return True
-
-
-def strip_upload(path: Path, sha256: str, size: int) -> tuple[str, int]:
-    """Strip an uploaded file in place and return its (possibly new) SHA-256 and size.
-
-    Raises:
-        EmptyFile, UnsupportedMediaType: from sniffing, before anything is rewritten.
-    """
-    with path.open("rb") as handle:
-        mime_type = sniff_mime_type(handle.read(SNIFF_BYTES))
-    if not strip_identifying_metadata(path, mime_type):
-        return sha256, size
-    return file_digest(path)
 
 
 def file_digest(path: Path) -> tuple[str, int]:
@@ -209,3 +218,56 @@ def _rewrite_png(source: IO[bytes]) -> Plan:
         before = source.read(start)
         crc = struct.pack(">I", zlib.crc32(b"eXIf" + cleaned) & 0xFFFFFFFF)
         return before + struct.pack(">I", len(cleaned)) + b"eXIf" + cleaned + crc, after
+
+
+def _strip_mp4(path: Path) -> bool:
+    """Turn every location box in the movie header of the MP4 at `path` into `free`; return whether anything changed."""
+    with path.open("r+b") as handle:
+        end = handle.seek(0, 2)
+        position = 0
+        found: list[tuple[int, int]] = []
+        while position + 8 <= end:
+            handle.seek(position)
+            size, kind = struct.unpack(">I4s", handle.read(8))
+            header = 8
+            if size == 1:
+                size = struct.unpack(">Q", handle.read(8))[0]
+                header = 16
+            elif size == 0:
+                size = end - position
+            if size < header:
+                return False
+            if kind == b"moov" and size <= _MAX_MOOV:
+                body = handle.read(size - header)
+                found += [(position + header + at, box) for at, box in _location_boxes(body, 0, len(body))]
+            position += size
+        for at, box_size in found:
+            handle.seek(at + 4)
+            handle.write(b"free" + bytes(box_size - 8))
+    return bool(found)
+
+
+def _location_boxes(data: bytes, start: int, end: int) -> list[tuple[int, int]]:
+    """(offset in `data`, size) of the location boxes between `start` and `end`, searched recursively."""
+    found: list[tuple[int, int]] = []
+    at = start
+    while at + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[at : at + 8])
+        header = 8
+        if size == 1 and at + 16 <= end:
+            size = struct.unpack(">Q", data[at + 8 : at + 16])[0]
+            header = 16
+        elif size == 0:
+            size = end - at
+        if size < header or at + size > end:
+            return found
+        if kind in _LOCATION_BOXES and header == 8:
+            found.append((at, size))
+        elif kind in _CONTAINERS:
+            # `meta` is a full box (4 bytes of version and flags) in MP4, a plain container in QuickTime.
+            inner = at + header
+            if kind == b"meta" and data[inner : inner + 4] == b"\x00\x00\x00\x00":
+                inner += 4
+            found += _location_boxes(data, inner, at + size)
+        at += size
+    return found

@@ -13,12 +13,12 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import OrderedDict
 from collections.abc import AsyncIterator
 
 import asyncpg
 
 from reactbin.db.images import CHANGE_CHANNEL, ContentRow
+from reactbin.domain.serving.lru import LruMap
 
 log = logging.getLogger(__name__)
 _RECONNECT_DELAY = 1.0
@@ -29,8 +29,7 @@ class ContentIndex:
     """Least-recently-used content rows, trusted only while invalidations can arrive."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._capacity = capacity
-        self._rows: OrderedDict[uuid.UUID, ContentRow] = OrderedDict()
+        self._rows: LruMap[uuid.UUID, ContentRow] = LruMap(capacity)
         self._live = False
         # Bumped by every invalidation: a row read before one arrived must not be stored after it.
         self.generation = 0
@@ -42,21 +41,15 @@ class ContentIndex:
     def get(self, image_id: uuid.UUID) -> ContentRow | None:
         if not self._live:
             return None
-        row = self._rows.get(image_id)
-        if row is not None:
-            self._rows.move_to_end(image_id)
-        return row
+        return self._rows.get(image_id)
 
     def put(self, image_id: uuid.UUID, row: ContentRow, generation: int) -> None:
-        if not self._live or generation != self.generation or self._capacity <= 0:
-            return
-        self._rows[image_id] = row
-        if len(self._rows) > self._capacity:
-            self._rows.popitem(last=False)
+        if self._live and generation == self.generation:
+            self._rows.put(image_id, row)
 
     def evict(self, image_id: uuid.UUID) -> None:
         self.generation += 1
-        self._rows.pop(image_id, None)
+        self._rows.pop(image_id)
 
     def _set_live(self, live: bool) -> None:
         self.generation += 1

@@ -1,4 +1,5 @@
-"""Receive a multipart upload straight from the request stream into a temp file, hashing as it goes.
+"""Multipart uploads received straight from the request stream into a temp file, hashing as they arrive, and
+how they are documented in OpenAPI.
 
 Litestar's own form parsing collects parts without a filename in memory and only checks sizes after the
 fact; here every limit is enforced while the bytes arrive, memory stays flat, and a rejected upload's temp
@@ -13,13 +14,18 @@ import os
 import tempfile
 import unicodedata
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import msgspec
+from litestar import Request
 from litestar.exceptions import InternalServerException
+from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Schema
+from litestar.openapi.spec.enums import OpenAPIType
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
+from reactbin.domain.uploads import ReceivedFile
 from reactbin.errors import ClientGone, FileTooLarge, InvalidMultipart, MissingFile, RequestTooLarge
 
 MAX_FIELD_BYTES = 8 * 1024
@@ -31,18 +37,6 @@ _MAX_FILENAME_BYTES = 200
 _MAX_HEADER_BYTES = 16 * 1024
 # Bidirectional overrides and isolates can make "gpj.exe" read as "exe.jpg".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c")
-
-
-class ReceivedFile(msgspec.Struct, kw_only=True):
-    """The uploaded file as it sits on local disk; the caller deletes it with `discard()`."""
-
-    path: Path
-    size: int
-    sha256: str
-    filename: str
-
-    def discard(self) -> None:
-        self.path.unlink(missing_ok=True)
 
 
 class ReceivedForm(msgspec.Struct, kw_only=True):
@@ -228,3 +222,43 @@ def sanitise_filename(raw: str) -> str:
         cut = base.encode("utf-8")[:budget].decode("utf-8", errors="ignore").rstrip()
         name = f"{cut}.{ext}" if ext else cut
     return name
+
+
+# Multipart framing around the file: boundaries, part headers and the small text fields.
+FORM_OVERHEAD = MAX_PARTS * (MAX_FIELD_BYTES + 512)
+
+
+async def receive_upload(request: Request[Any, Any, Any], file_field: str, max_file_bytes: int) -> ReceivedForm:
+    """The form of an upload route; a declared length far over the limit is refused before reading anything."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_file_bytes + FORM_OVERHEAD:
+        raise FileTooLarge(f"The file is larger than {max_file_bytes} bytes")
+    return await receive_form(
+        request.stream(), request.headers.get("content-type", ""), file_field=file_field, max_file_bytes=max_file_bytes
+    )
+
+
+def multipart_operation(file_field: str, fields: dict[str, Schema]) -> type[Operation]:
+    """An Operation class that documents a multipart body the handler reads itself (Litestar cannot infer it)."""
+    body = RequestBody(
+        required=True,
+        content={
+            "multipart/form-data": OpenAPIMediaType(
+                schema=Schema(
+                    type=OpenAPIType.OBJECT,
+                    required=[file_field],
+                    properties={
+                        file_field: Schema(type=OpenAPIType.STRING, format="binary"),  # type: ignore[arg-type]
+                        **fields,
+                    },
+                )
+            )
+        },
+    )
+
+    @dataclass
+    class MultipartOperation(Operation):
+        def __post_init__(self) -> None:
+            self.request_body = body
+
+    return MultipartOperation

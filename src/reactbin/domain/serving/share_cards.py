@@ -3,7 +3,7 @@
 A share page is fetched by every chat client a link is pasted into, often in bursts. Its card holds only what no
 write changes (name, type, size, object keys), so a card stays right for as long as the image exists; whether it
 still exists comes from the content index, which LISTEN/NOTIFY keeps right across processes and replicas (see
-`content_index`). Cards are used only while the index vouches for their image, so a deleted image's page is a 404
+`serving.index`). Cards are used only while the index vouches for their image, so a deleted image's page is a 404
 at once everywhere.
 """
 
@@ -13,7 +13,7 @@ import uuid
 
 from reactbin.db import images as db
 from reactbin.domain.resources import Resources
-from reactbin.domain.share_cards import ShareCard
+from reactbin.domain.serving.caches import ShareCard
 from reactbin.errors import ImageNotFound
 
 
@@ -44,5 +44,5 @@ async def share_card(res: Resources, image_id: uuid.UUID) -> ShareCard:
         thumbnail_key=image.thumbnail_key,
     )
     res.index.put(image_id, content, generation)
-    res.share_cards.put(card)
+    res.share_cards.put(card.id, card)
     return card

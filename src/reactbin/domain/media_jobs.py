@@ -21,7 +21,9 @@ from reactbin.db import images as db
 from reactbin.db import queue
 from reactbin.domain.resources import Resources
 from reactbin.errors import ReactbinError
-from reactbin.media.analyse import analyse_media, safe_placeholder
+from reactbin.media.analyse import analyse_stored
+from reactbin.media.formats import Limits
+from reactbin.media.placeholder import placeholder_of
 from reactbin.media.preview import make_preview
 from reactbin.storage import download, keys
 
@@ -73,7 +75,7 @@ async def index_media(
             placeholder = placeholder or made
         elif placeholder is None and row.thumbnail_key is not None:
             thumbnail = await res.storage.read_bytes(row.thumbnail_key)
-            placeholder = await res.run_cpu(safe_placeholder, thumbnail)
+            placeholder = await res.run_cpu(_placeholder_of_stored, thumbnail)
             if placeholder is None:
                 outcome.failed.append("placeholder")
         if placeholder is not None and row.placeholder is None:
@@ -89,8 +91,9 @@ async def _probe(
     res: Resources, row: db.StoredImage, source: Path, outcome: MediaOutcome
 ) -> tuple[db.Kind, str | None]:
     settings = res.settings
+    limits = Limits(settings.max_image_pixels, settings.max_video_seconds)
     try:
-        analysis = await res.run_cpu(analyse_media, source, settings.max_image_pixels, settings.max_video_seconds)
+        analysis = await res.run_cpu(analyse_stored, source, limits)
     except ReactbinError as exc:
         # Stored before today's checks and refused by them: keep it as a still rather than retry forever.
         log.warning("image %s could not be probed (%s); kept as a still", row.id, exc.code)
@@ -129,6 +132,14 @@ async def _make_preview(res: Resources, row: db.StoredImage, source: Path, outco
         await res.storage.put_bytes(key, preview.data, "image/webp")
         await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data))
     outcome.preview = True
+
+
+def _placeholder_of_stored(thumbnail: bytes) -> str | None:
+    try:
+        return placeholder_of(thumbnail)
+    except Exception:
+        log.warning("could not make a placeholder from a stored thumbnail", exc_info=True)
+        return None
 
 
 async def queue_reindex(res: Resources, *, everything: bool) -> int:

@@ -425,7 +425,7 @@ def _remove_unix_sockets(ports: SeaweedPorts) -> None:
 
 def _make_client(endpoint_url: str, access_key: str, secret_key: str, region: str, *, probe: bool = False) -> Any:
     """Create a synchronous botocore S3 client."""
-    import botocore.config  # imported lazily: keeps ``import reactbin.embedded`` light
+    import botocore.config  # imported lazily: keeps importing this module light
     import botocore.session
 
     config = botocore.config.Config(

@@ -1,0 +1,3 @@
+from reactbin.cli import main
+
+main()
