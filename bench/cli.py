@@ -24,6 +24,7 @@ from typing import Any
 import psutil
 
 from bench import netns
+from bench.chat import run_chat_section
 from bench.images import ImageSet, TestImage, make_images, tiny_image
 from bench.machine import describe_machine
 from bench.measure import (
@@ -43,7 +44,7 @@ from bench.stack import BenchError, Stack, run_client
 from bench.transfer import TransferBench, run_import_section, run_share_section
 from reactbin.embedded import EmbeddedPostgres
 
-SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search")
+SECTIONS = ("lan", "throughput", "memory", "http", "import", "share", "search", "chat")
 _TRANSFER_SECTIONS = ("import", "share")
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -642,7 +643,7 @@ def main(argv: list[str] | None = None) -> None:
         cleanup.callback(postgres.stop)
         if "lan" in sections:
             _section(report, "lan", lambda: run_lan(report, postgres, workdir, images, plan), postgres, args.wait_idle)
-        loop_sections = [s for s in SECTIONS if s in sections and s not in ("lan", *_TRANSFER_SECTIONS)]
+        loop_sections = [s for s in SECTIONS if s in sections and s not in ("lan", "chat", *_TRANSFER_SECTIONS)]
         if loop_sections:
             loop = Loopback(postgres, workdir, images)
             cleanup.callback(loop.stop)
@@ -672,6 +673,18 @@ def main(argv: list[str] | None = None) -> None:
                     connections=plan.wrk_connections,
                 )
                 _section(report, "share", run, postgres, args.wait_idle)
+        if "chat" in sections:
+            ensure_wrk()
+            run = functools.partial(
+                run_chat_section,
+                report,
+                postgres,
+                workdir,
+                seconds=max(1, plan.wrk_seconds // plan.wrk_rounds),
+                rounds=plan.wrk_rounds,
+                library=plan.seed_images,
+            )
+            _section(report, "chat", run, postgres, args.wait_idle)
     seconds = time.monotonic() - started
     print()
     print(report.table())
@@ -684,5 +697,6 @@ def main(argv: list[str] | None = None) -> None:
         # So does the search section (a million seeded images).
         block = "transfer" if set(sections) <= set(_TRANSFER_SECTIONS) else "results"
         block = "search" if sections == ["search"] else block
+        block = "chat" if sections == ["chat"] else block
         update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -136,12 +136,23 @@ def origin_of(url: str) -> str:
 
 @contextlib.asynccontextmanager
 async def browser_session(
-    browser: Browser, base_url: str, *, other_origins: tuple[str, ...] = (), viewport: dict[str, int] | None = None
+    browser: Browser,
+    base_url: str,
+    *,
+    other_origins: tuple[str, ...] = (),
+    viewport: dict[str, int] | None = None,
+    service_workers: Literal["allow", "block"] = "allow",
 ) -> AsyncIterator[Session]:
     """A fresh context; on exit, fails if a request went anywhere but `base_url`'s origin (and `other_origins`)
-    or the page threw."""
+    or the page threw.
+
+    The app's service worker runs as it does for people; a test that intercepts requests with `page.route` blocks
+    it (`service_workers="block"`): requests the worker makes never reach the page's routes.
+    """
     origins = {origin_of(base_url), *other_origins}
-    context = await browser.new_context(viewport=viewport or DESKTOP, base_url=base_url)
+    context = await browser.new_context(
+        viewport=viewport or DESKTOP, base_url=base_url, service_workers=service_workers
+    )
     context.set_default_timeout(10_000)
     page = await context.new_page()
     session = Session(context, page, origins)
@@ -186,6 +197,13 @@ async def app(server: Server) -> Server:
 async def session(browser: Browser, app: Server) -> AsyncIterator[Session]:
     """A desktop-sized browser session on `app`."""
     async with browser_session(browser, app.url) as session:
+        yield session
+
+
+@pytest.fixture
+async def session_without_worker(browser: Browser, app: Server) -> AsyncIterator[Session]:
+    """A desktop-sized browser session on `app` with service workers blocked, for tests that use `page.route`."""
+    async with browser_session(browser, app.url, service_workers="block") as session:
         yield session
 
 
