@@ -175,6 +175,16 @@ def _discord(
                     script_args=(str(signed), str(threads)),
                 )
             )
+    # The same answers below saturation: what one person waits for when a few others use /react at the same time.
+    light: dict[str, WrkResult] = {}
+    for label, make in measured.items():
+        if "PING" in label or "Send" in label:
+            continue
+        signed = workdir / "signed.txt"
+        sign_requests(key, make, PER_ROUND // 2, signed)
+        light[label] = run_wrk(
+            url, seconds=seconds, threads=2, connections=4, script=script, script_args=(str(signed), "2")
+        )
     hello = combine_wrk(runs["hello"])
     report.add("chat", f"hello-world: GET /api/v1/health ({shape.split(', every')[0]})", _line(hello))
     for label in measured:
@@ -186,6 +196,8 @@ def _discord(
             "p99 < 100 ms",
             result.latency_ms["99"] < 100 and not result.errors,
         )
+    for label, result in light.items():
+        report.add("chat", f"Discord {label} at 4 connections (not saturated; 1x{seconds} s)", _line(result))
 
 
 def _line(result: WrkResult) -> str:
