@@ -49,6 +49,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PAINTS = 9
+# A phone on a slow mobile network: every request to the server waits this long (as Chromium's DevTools emulate it).
+SLOW_NETWORK = {"offline": False, "latency": 300, "downloadThroughput": 400_000, "uploadThroughput": 100_000}
+FAST_NETWORK = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
+SLOW_LABEL = "a slow mobile network (300 ms round trips, 3.2 Mbit/s)"
 
 _LUA = r"""
 -- Pre-signed Discord interactions: line = signature TAB timestamp TAB body; thread k of n sends lines k, k+n, ...
@@ -285,6 +289,11 @@ async def _paints(base_url: str) -> dict[str, list[float]]:
                 raise BenchError("the service worker did not install")
             await paint(page)  # now under the worker's control; its caches fill
             paints["repeat visit with the service worker, online"] = [await paint(page) for _ in range(PAINTS)]
+            slow = await context.new_cdp_session(page)
+            await slow.send("Network.enable")
+            await slow.send("Network.emulateNetworkConditions", SLOW_NETWORK)
+            paints[f"repeat visit with the service worker, {SLOW_LABEL}"] = [await paint(page) for _ in range(PAINTS)]
+            await slow.send("Network.emulateNetworkConditions", FAST_NETWORK)
             await context.set_offline(True)
             offline = [await paint(page) for _ in range(PAINTS)]
             if not await page.get_by_role("heading", name="You’re offline").is_visible():
@@ -298,6 +307,10 @@ async def _paints(base_url: str) -> dict[str, list[float]]:
             paints["repeat visit without a service worker (HTTP cache only), online"] = [
                 await paint(page) for _ in range(PAINTS)
             ]
+            slow = await blocked.new_cdp_session(page)
+            await slow.send("Network.enable")
+            await slow.send("Network.emulateNetworkConditions", SLOW_NETWORK)
+            paints[f"repeat visit without a service worker, {SLOW_LABEL}"] = [await paint(page) for _ in range(PAINTS)]
             await blocked.close()
         finally:
             await browser.close()
