@@ -51,7 +51,6 @@ CHROMIUM_ARGS = [
 PAINTS = 9
 # A phone on a slow mobile network: every request to the server waits this long (as Chromium's DevTools emulate it).
 SLOW_NETWORK = {"offline": False, "latency": 300, "downloadThroughput": 400_000, "uploadThroughput": 100_000}
-FAST_NETWORK = {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": -1}
 SLOW_LABEL = "a slow mobile network (300 ms round trips, 3.2 Mbit/s)"
 
 _LUA = r"""
@@ -289,16 +288,17 @@ async def _paints(base_url: str) -> dict[str, list[float]]:
                 raise BenchError("the service worker did not install")
             await paint(page)  # now under the worker's control; its caches fill
             paints["repeat visit with the service worker, online"] = [await paint(page) for _ in range(PAINTS)]
-            slow = await context.new_cdp_session(page)
-            await slow.send("Network.enable")
-            await slow.send("Network.emulateNetworkConditions", SLOW_NETWORK)
-            paints[f"repeat visit with the service worker, {SLOW_LABEL}"] = [await paint(page) for _ in range(PAINTS)]
-            await slow.send("Network.emulateNetworkConditions", FAST_NETWORK)
             await context.set_offline(True)
             offline = [await paint(page) for _ in range(PAINTS)]
             if not await page.get_by_role("heading", name="You’re offline").is_visible():
                 raise BenchError("the offline screen did not show")
             paints["repeat visit with the service worker, offline (the offline screen)"] = offline
+            await context.set_offline(False)
+            # Last: Playwright's own offline switch and this session's emulation would override each other.
+            slow = await context.new_cdp_session(page)
+            await slow.send("Network.enable")
+            await slow.send("Network.emulateNetworkConditions", SLOW_NETWORK)
+            paints[f"repeat visit with the service worker, {SLOW_LABEL}"] = [await paint(page) for _ in range(PAINTS)]
             await context.close()
 
             blocked = await browser.new_context(viewport={"width": 390, "height": 844}, service_workers="block")
