@@ -26,6 +26,7 @@ import psutil
 
 from bench import netns
 from bench.auth import run_auth
+from bench.chat import run_chat_section
 from bench.compression import run_compression
 from bench.images import ImageSet, TestImage, make_images, tiny_image
 from bench.machine import describe_machine
@@ -58,6 +59,7 @@ SECTIONS = (
     "auth",
     "neardup",
     "words",
+    "chat",
 )
 _OFFLINE_SECTIONS = ("neardup", "words")
 """Measurements of a choice, without the HTTP stack: each writes its own block of docs/benchmarks.md."""
@@ -808,7 +810,7 @@ def main(argv: list[str] | None = None) -> None:
         if "lan" in sections:
             _section(report, "lan", lambda: run_lan(report, postgres, workdir, images, plan), postgres, args.wait_idle)
         loop_sections = [
-            s for s in SECTIONS if s in sections and s not in ("lan", *_TRANSFER_SECTIONS, *_OFFLINE_SECTIONS)
+            s for s in SECTIONS if s in sections and s not in ("lan", "chat", *_TRANSFER_SECTIONS, *_OFFLINE_SECTIONS)
         ]
         if loop_sections:
             loop = Loopback(postgres, workdir, images)
@@ -852,6 +854,18 @@ def main(argv: list[str] | None = None) -> None:
                     connections=plan.wrk_connections,
                 )
                 _section(report, "share", run, postgres, args.wait_idle)
+        if "chat" in sections:
+            ensure_wrk()
+            run = functools.partial(
+                run_chat_section,
+                report,
+                postgres,
+                workdir,
+                seconds=max(1, plan.wrk_seconds // plan.wrk_rounds),
+                rounds=plan.wrk_rounds,
+                library=plan.seed_images,
+            )
+            _section(report, "chat", run, postgres, args.wait_idle)
     seconds = time.monotonic() - started
     print()
     print(report.table())
@@ -867,5 +881,6 @@ def main(argv: list[str] | None = None) -> None:
         block = "auth" if sections == ["auth"] else block
         block = "compression" if sections == ["compression"] else block
         block = sections[0] if len(sections) == 1 and sections[0] in _OFFLINE_SECTIONS else block
+        block = "chat" if sections == ["chat"] else block
         update_docs(DOCS, report.markdown(machine, command.strip(), seconds), name=block)
         print(f"wrote {DOCS}")

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 
@@ -151,12 +152,21 @@ def run_wrk(
     connections: int,
     headers: Sequence[str] = (),
     cpus: str | None = None,
+    script: Path | None = None,
+    script_args: Sequence[str] = (),
 ) -> WrkResult:
-    """Run wrk with --latency and parse requests/s and the latency percentiles it prints."""
+    """Run wrk with --latency and parse requests/s and the latency percentiles it prints.
+
+    `script` is a wrk Lua script (e.g. one that sends pre-signed requests) and `script_args` its arguments.
+    """
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "5s"]
     for header in headers:
         command += ["-H", header]
+    if script is not None:
+        command += ["-s", str(script)]
     command.append(url)
+    if script_args:
+        command += ["--", *script_args]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 30, check=False)

@@ -162,7 +162,7 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     try:
         await conn.execute(
             "TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows, tag_aliases,"
-            " tag_implications, users, setup_codes, oidc_logins CASCADE"
+            " tag_implications, users, setup_codes, oidc_logins, chat_requests CASCADE"
         )
         yield conn
     finally:

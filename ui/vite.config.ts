@@ -7,7 +7,7 @@ import { defineConfig, type Plugin } from "vite";
 const TEXT = /\.(html|js|mjs|css|json|webmanifest|txt)$/;
 
 /** After the build, a `.br` (quality 11) and a `.gz` (level 9) copy of each text file, kept only when smaller. */
-function precompress(): Plugin {
+export function precompress(): Plugin {
   let outDir = "dist";
   return {
     name: "reactbin-precompress",

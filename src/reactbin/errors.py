@@ -339,3 +339,25 @@ class OidcDisabled(ReactbinError):
     status_code = 404
     code = "oidc_disabled"
     detail = "OpenID Connect sign-in is not configured"
+
+
+class InvalidSignature(ReactbinError):
+    """A chat request whose signature is missing, wrong, stale or already used: it does nothing."""
+
+    status_code = 401
+    code = "invalid_signature"
+    detail = "The request signature is missing or invalid"
+
+
+class IntegrationDisabled(ReactbinError):
+    status_code = 404
+    code = "integration_disabled"
+    detail = "This chat integration is not configured on this server"
+
+
+class InvalidInteraction(ReactbinError):
+    """A correctly signed chat request whose body is not what the platform sends."""
+
+    status_code = 400
+    code = "invalid_interaction"
+    detail = "The request body is not an interaction this server understands"

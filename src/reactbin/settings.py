@@ -22,6 +22,17 @@ Caption text (OCR jobs, see `reactbin.media.ocr`):
 - `OCR_THREADS` (default 1): onnxruntime threads of the worker's OCR process (it reads one image at a time). On 2
   shared cores one thread read an image for half the CPU time of two (onnxruntime's threads spin while they wait).
 - `OCR_FRAMES` (default 3): frames sampled from an animation; their text is merged.
+
+Chat commands (see `reactbin.integrations`); each is on when its key or secret is set:
+
+- `DISCORD_PUBLIC_KEY`: the Discord application's Ed25519 public key (64 hex characters) that signs interactions.
+- `DISCORD_APPLICATION_ID`, `DISCORD_BOT_TOKEN`: only `reactbin discord register` uses them.
+- `DISCORD_API_URL` (default `https://discord.com/api/v10`): where `register` sends the command.
+- `SLACK_SIGNING_SECRET`: the Slack app's signing secret.
+- `SLACK_RESPONSE_HOSTS` (default `hooks.slack.com`): the only hosts (`host` or `host:port`) a button's
+  `response_url` may point at.
+
+Posts need absolute public URLs: with an integration on, `PUBLIC_URL` or `S3_PUBLIC_BASE_URL` is required.
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ from urllib.parse import urlsplit
 import msgspec
 
 T = TypeVar("T")
+
+DISCORD_API_URL = "https://discord.com/api/v10"
 
 
 class ConfigError(Exception):
@@ -121,6 +134,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     auth_cache: bool = True
     """Keep looked-up credentials for a few seconds per process (`AUTH_CACHE`), invalidated across replicas by
     LISTEN/NOTIFY; false looks every credential up per request (what bench/ compares it with)."""
+    discord_public_key: str | None = None
+    discord_application_id: str | None = None
+    discord_bot_token: str | None = None
+    discord_api_url: str = DISCORD_API_URL
+    slack_signing_secret: str | None = None
+    slack_response_hosts: tuple[str, ...] = ("hooks.slack.com",)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -167,6 +186,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         if database_url is not None and urlsplit(database_url).scheme not in ("postgres", "postgresql"):
             raise ConfigError("DATABASE_URL must be a postgresql:// URL")
         ui_dir = reader.get("UI_DIR", "")
+        discord_public_key = _discord_public_key(reader.get("DISCORD_PUBLIC_KEY", ""))
+        slack_signing_secret = reader.get("SLACK_SIGNING_SECRET", "") or None
+        integrations = {"DISCORD_PUBLIC_KEY": discord_public_key, "SLACK_SIGNING_SECRET": slack_signing_secret}
+        for name, configured in integrations.items():
+            if configured and public_url is None and public_base is None:
+                raise ConfigError(
+                    f"PUBLIC_URL (or S3_PUBLIC_BASE_URL) must be set when {name} is: chat posts need absolute URLs"
+                )
+        discord_api_url = reader.get("DISCORD_API_URL", "") or DISCORD_API_URL
+        _require_http_url("DISCORD_API_URL", discord_api_url)
         return cls(
             database_url=database_url,
             storage_backend="s3" if backend == "s3" else "filesystem",
@@ -205,6 +234,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             session_ttl=reader.duration("SESSION_TTL", 30 * 24 * 3600.0),
             oidc=_oidc(reader),
             auth_cache=reader.boolean("AUTH_CACHE", True),
+            discord_public_key=discord_public_key,
+            discord_application_id=_discord_application_id(reader.get("DISCORD_APPLICATION_ID", "")),
+            discord_bot_token=reader.get("DISCORD_BOT_TOKEN", "") or None,
+            discord_api_url=discord_api_url.rstrip("/"),
+            slack_signing_secret=slack_signing_secret,
+            slack_response_hosts=_hosts("SLACK_RESPONSE_HOSTS", reader.get("SLACK_RESPONSE_HOSTS", "hooks.slack.com")),
         )
 
     def with_database_url(self, url: str) -> Settings:
@@ -315,6 +350,33 @@ def _oidc(reader: _EnvReader) -> OidcSettings | None:
         name=reader.get("OIDC_NAME", "") or "OpenID Connect",
         timeout=reader.number("OIDC_TIMEOUT", 5.0, float, minimum=0.1),
     )
+
+
+def _discord_public_key(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+        raise ConfigError("DISCORD_PUBLIC_KEY must be the application's public key: 64 hex characters")
+    return raw.lower()
+
+
+def _discord_application_id(raw: str) -> str | None:
+    if not raw:
+        return None
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 20:
+        raise ConfigError("DISCORD_APPLICATION_ID must be the application's id (digits)")
+    return raw
+
+
+_HOST = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?::\d{1,5})?$")
+
+
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    """Comma-separated `host` or `host:port` entries, lowercased."""
+    hosts = tuple(host.strip().lower() for host in raw.split(",") if host.strip())
+    if not hosts or not all(_HOST.match(host) for host in hosts):
+        raise ConfigError(f"{name} must be comma-separated host names, each optionally with :port, got {raw!r}")
+    return hosts
 
 
 def _require_http_url(name: str, value: str) -> None:

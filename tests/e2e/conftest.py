@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 import asyncpg
@@ -45,7 +45,17 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 TOUCH_PHONE: dict[str, Any] = {"viewport": PHONE, "has_touch": True, "is_mobile": True}
 """A phone as the page sees it: narrow, touch (no hover, a coarse pointer)."""
-UI_SOURCES = ["src", "public", "index.html", "package.json", "package-lock.json", "vite.config.ts", "tsconfig.json"]
+UI_SOURCES = [
+    "src",
+    "public",
+    "index.html",
+    "package.json",
+    "package-lock.json",
+    "vite.config.ts",
+    "vite.sw.config.ts",
+    "tsconfig.json",
+    "tsconfig.sw.json",
+]
 
 
 # --- the built UI ---------------------------------------------------------------------------------------------
@@ -135,12 +145,19 @@ async def browser_session(
     *,
     other_origins: tuple[str, ...] = (),
     viewport: dict[str, int] | None = None,
+    service_workers: Literal["allow", "block"] = "allow",
     **options: Any,
 ) -> AsyncIterator[Session]:
     """A fresh context; on exit, fails if a request went anywhere but `base_url`'s origin (and `other_origins`)
-    or the page threw. `options` go to `new_context` (`color_scheme`, `reduced_motion`, `has_touch`, ...)."""
+    or the page threw. `options` go to `new_context` (`color_scheme`, `reduced_motion`, `has_touch`, ...).
+
+    The app's service worker runs as it does for people; a test that intercepts requests with `page.route` blocks
+    it (`service_workers="block"`): requests the worker makes never reach the page's routes.
+    """
     origins = {origin_of(base_url), *other_origins}
-    context = await browser.new_context(viewport=viewport or DESKTOP, base_url=base_url, **options)
+    context = await browser.new_context(
+        viewport=viewport or DESKTOP, base_url=base_url, service_workers=service_workers, **options
+    )
     context.set_default_timeout(10_000)
     page = await context.new_page()
     session = Session(context, page, origins)
@@ -199,6 +216,13 @@ async def set_caption(app: Server, image_id: str, text: str) -> None:
         )
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def session_without_worker(browser: Browser, app: Server) -> AsyncIterator[Session]:
+    """A desktop-sized browser session on `app` with service workers blocked, for tests that use `page.route`."""
+    async with browser_session(browser, app.url, service_workers="block") as session:
+        yield session
 
 
 async def thumbnails_loaded(page: Page, count: int) -> list[int]:

@@ -44,7 +44,8 @@ async def wait_for_playback(page: Page, seconds: float = 0.3, timeout: float = 1
         await asyncio.sleep(0.1)
 
 
-async def test_placeholders_paint_before_any_thumbnail_byte(session: Session, app: Server) -> None:
+async def test_placeholders_paint_before_any_thumbnail_byte(session_without_worker: Session, app: Server) -> None:
+    session = session_without_worker  # thumbnails are held with page.route, which the service worker would bypass
     for seed in range(50):
         await app.upload(f"p{seed}.jpg", make_image(seed, (64, 48), fmt="JPEG"))
     page = session.page

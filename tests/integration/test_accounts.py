@@ -238,6 +238,28 @@ async def test_members_delete_only_their_own_uploads(make_client: AppFactory) ->
     assert by_admin.status_code == 204
 
 
+async def test_members_merge_away_only_their_own_uploads(make_client: AppFactory) -> None:
+    """A merge deletes the image merged away: the same rule as delete (admins any, members their own)."""
+    async with make_client() as client:
+        await make_user(client, "alice", "member")
+        await make_user(client, "bob", "member")
+        alice, bob = [await sign_in(client, name) for name in ("alice", "bob")]
+        mine = (await client.post("/api/v1/images", files=_file("photo.jpg"), headers=alice.headers())).json()
+        theirs = (await client.post("/api/v1/images", files=_file("alpha.png"), headers=bob.headers())).json()
+        refused = await client.post(
+            f"/api/v1/images/{theirs['id']}/merge", json={"into": mine["id"]}, headers=alice.headers()
+        )
+        kept = await client.get(f"/api/v1/images/{theirs['id']}")
+        merged = await client.post(
+            f"/api/v1/images/{mine['id']}/merge", json={"into": theirs["id"]}, headers=alice.headers()
+        )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["code"] == "forbidden"
+    assert kept.status_code == 200
+    assert merged.status_code == 200, merged.text
+    assert merged.json()["id"] == theirs["id"]
+
+
 async def test_the_last_admin_stays(make_client: AppFactory) -> None:
     async with make_client() as client:
         root = await make_user(client, "root", "admin")

@@ -57,6 +57,8 @@ _SERVICE_VARS = (
     "SESSION_TTL",
     "OIDC_",
     "AUTH_CACHE",
+    "DISCORD_",
+    "SLACK_",
 )
 
 

@@ -11,11 +11,11 @@ import argparse
 import logging
 import sys
 
-from reactbin.cli import maintenance, server, transfer, users
+from reactbin.cli import discord, maintenance, server, transfer, users
 from reactbin.logs import configure_logging
 from reactbin.settings import ConfigError
 
-GROUPS = (server, maintenance, transfer, users)
+GROUPS = (server, maintenance, transfer, users, discord)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,6 +20,9 @@ from reactbin.routes.schemas import ErrorBody
 from reactbin.routes.telemetry import plain_template
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SERVICE_WORKER_PATH = "/sw.js"
+SIGNED_PREFIX = "/api/v1/integrations/"
+"""Chat platforms sign their requests (verified by each handler); no token, key or cookie authenticates them."""
 # Routes that create work: each one is limited per client.
 _LIMITED = frozenset({("POST", "/api/v1/images"), ("POST", "/api/v1/thumbnails"), ("POST", "/api/v1/thumbnails/")})
 
@@ -297,6 +300,12 @@ class SecurityHeaders:
             "style-src 'self' 'unsafe-inline'; script-src 'self'; "
             f"connect-src 'self'{cdn}; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
         ).encode()
+        # The service worker's own policy governs what it may fetch: the API and the shell ('self') and thumbnails on
+        # the CDN. Under the `default-src 'none'` of every other non-page response it could cache nothing.
+        self._worker_csp = (
+            f"default-src 'self'; connect-src 'self'{cdn}; img-src 'self' data: blob:{cdn}; script-src 'self'; "
+            "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+        ).encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -304,6 +313,7 @@ class SecurityHeaders:
             return
         # The interactive API docs load their scripts from a CDN; they get the other headers only.
         docs = scope["path"].startswith("/api/docs")
+        worker = scope["path"] == SERVICE_WORKER_PATH
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -316,12 +326,13 @@ class SecurityHeaders:
                 ]
                 if not docs:
                     html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
-                    extra.append(
-                        (
-                            b"content-security-policy",
-                            self._page_csp if html else b"default-src 'none'; frame-ancestors 'none'",
-                        )
-                    )
+                    if html:
+                        policy = self._page_csp
+                    elif worker:
+                        policy = self._worker_csp
+                    else:
+                        policy = b"default-src 'none'; frame-ancestors 'none'"
+                    extra.append((b"content-security-policy", policy))
                 message["headers"] = headers + [(n, v) for n, v in extra if n not in present]
             await send(message)
 

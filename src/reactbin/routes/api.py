@@ -14,7 +14,20 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Schema
 
-from reactbin.routes import accounts, duplicates, files, health, images, jobs, metrics, oidc, share, tagrules, tags
+from reactbin.routes import (
+    accounts,
+    duplicates,
+    files,
+    health,
+    images,
+    integrations,
+    jobs,
+    metrics,
+    oidc,
+    share,
+    tagrules,
+    tags,
+)
 from reactbin.routes.access import document_access
 from reactbin.routes.schemas import ImageUpdate, MergeRequest, NewApiKey, NewUser, Setup, SignIn, UserUpdate
 from reactbin.routes.ui import ui_handlers
@@ -68,6 +81,9 @@ API_HANDLERS: list[Any] = [
     accounts.delete_user,
     accounts.add_favourite,
     accounts.remove_favourite,
+    integrations.discord_interaction,
+    integrations.slack_command,
+    integrations.slack_interaction,
 ]
 
 OPENAPI = OpenAPIConfig(

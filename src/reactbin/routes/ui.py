@@ -10,10 +10,10 @@ import mimetypes
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Request, Response, route
+from litestar import Request, Response, post, route
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
-from litestar.response import File
+from litestar.response import File, Redirect
 
 from reactbin.routes.access import access
 from reactbin.routes.compression import preferred_encoding
@@ -25,6 +25,9 @@ _PLACEHOLDER = b"""<!doctype html>
 (OpenAPI at <a href="/api/docs">/api/docs</a>). The web UI has not been built.</p></body></html>
 """
 
+
+SHARE_TARGET = "/share-target"
+"""The web app manifest's share target (ui/public/manifest.webmanifest)."""
 
 # Operational paths: a probe or scraper must get their real answer or a 404, never the page.
 NOT_PAGES = frozenset({"api", "metrics", "healthz", "readyz"})
@@ -86,4 +89,10 @@ def ui_handlers(ui_dir: Path | None) -> list[Any]:
                 raise NotFoundException()
         return index(request)
 
-    return [spa_root, spa]
+    @post(SHARE_TARGET, include_in_schema=False, status_code=303, opt=access("public"))
+    async def share_target() -> Redirect:
+        # The service worker answers the share sheet's POST itself (it keeps the files for the upload screen); this is
+        # reached only before it is installed. The body is left unread: the upload screen says to share again.
+        return Redirect("/upload?shared=unavailable", status_code=303)
+
+    return [spa_root, spa, share_target]

@@ -4,6 +4,9 @@ import { handOverFiles } from "../store";
 import { Detail } from "./Detail";
 import { Library } from "./Library";
 import { Notice } from "./Notice";
+import { Offline } from "./Offline";
+import { refreshPopular } from "../offline";
+import { useOnline } from "../pwa";
 import { SearchBar } from "./SearchBar";
 import { TagRules } from "./TagRules";
 import { TokenDialog } from "./TokenDialog";
@@ -74,6 +77,17 @@ export function App() {
   const searchRef = useRef<HTMLInputElement>(null);
   const mainRef = useRef<HTMLElement>(null);
   const previous = useRef<Route>(route);
+  const online = useOnline();
+
+  // The most used reactions are kept on this device for the offline screen: fetched once the page is idle, so the
+  // request never competes with the first page of thumbnails.
+  useEffect(() => {
+    if (!online) return;
+    const idle = window.requestIdleCallback ?? ((run: () => void) => window.setTimeout(run, 2000));
+    const cancel = window.cancelIdleCallback ?? window.clearTimeout;
+    const handle = idle(() => refreshPopular(), { timeout: 5000 });
+    return () => cancel(handle);
+  }, [online]);
 
   // "/" focuses the search from anywhere except while typing.
   useEffect(() => {
@@ -137,7 +151,9 @@ export function App() {
   let view;
   switch (route.view) {
     case "library":
-      view = (
+      view = !online ? (
+        <Offline />
+      ) : (
         <Library
           key="library"
           tags={route.tags}

@@ -12,9 +12,11 @@ import { ImpliedTags } from "./ImpliedTags";
 import { Similar } from "./Similar";
 import { SuggestedTags } from "./SuggestedTags";
 import { Notice } from "./Notice";
+import { ShareButton } from "./ShareButton";
 import { TagInput } from "./TagInput";
 import { FavouriteButton } from "./FavouriteButton";
 import { UploadedBy } from "./UploadedBy";
+import { forgetOffline, rememberRecent } from "../offline";
 
 type Loaded = { status: "ready"; image: Image } | { status: "loading" } | { status: "error"; error: ApiError | Error };
 
@@ -112,6 +114,9 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
   // Reduced motion means no autoplay, not no playback: an animation starts still and plays on request.
   const [playing, setPlaying] = useState(() => !reducedMotion());
   const description = describeImage(image);
+
+  // Opened images are what the offline screen shows first.
+  useEffect(() => rememberRecent(image), [image.id]);
 
   // `c` copies (the image for stills, the link for motion) unless the user is typing.
   useEffect(() => {
@@ -535,6 +540,7 @@ function ShareLink({
         <kbd class="hint" aria-hidden="true" title="Keyboard shortcut">
           c
         </kbd>
+        <ShareButton image={image} onStatus={(text) => setStatus(text)} class="button" />
       </div>
       {image.kind === "still" && (
         <CopyRow
@@ -643,6 +649,7 @@ function Actions({ image }: { image: Image }) {
       }
     }
     forgetImage(image.id);
+    forgetOffline(image.id);
     dialog.current?.close();
     setNotice(`Deleted ${image.filename}.`);
     navigate(lastLibraryHref());

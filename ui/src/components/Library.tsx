@@ -1,6 +1,6 @@
 import { Fragment } from "preact";
 import { useEffect, useRef, useState } from "preact/hooks";
-import { listImages, messageOf, type DidYouMean, type Image } from "../api/client";
+import { ApiError, listImages, messageOf, type DidYouMean, type Image } from "../api/client";
 import { describeImage, kindBadge, plural } from "../format";
 import { detailHref, libraryHref } from "../router";
 import { cachedLibrary, storeLibrary, takeNotice } from "../store";
@@ -11,6 +11,9 @@ import { FavouriteButton } from "./FavouriteButton";
 import { Notice } from "./Notice";
 import { Toast, useToast } from "./Toast";
 import { Views } from "./Views";
+import { Offline } from "./Offline";
+import { TileMenu } from "./TileMenu";
+import { OFFLINE_CODE } from "../sw/names";
 
 const PAGE_SIZE = 30;
 /** Tiles that may be in the first screenful load at once (the largest is what Lighthouse times as LCP); the rest
@@ -41,6 +44,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   const account = useAccount();
   const [notice] = useState(takeNotice);
   const [copied, showCopied] = useToast();
+  const [offline, setOffline] = useState(false);
   const sentinel = useRef<HTMLDivElement>(null);
   const loading = useRef(false);
   const key = `${tags.join("\n")}\n${q}`;
@@ -61,6 +65,8 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       })
       .catch((err: unknown) => {
         if (signal?.aborted) return;
+        // The service worker answers "offline" when the network is gone and the page was never saved.
+        if (err instanceof ApiError && err.code === OFFLINE_CODE && from.items.length === 0) setOffline(true);
         setState({ ...from, loading: false, error: messageOf(err) });
       })
       .finally(() => {
@@ -72,6 +78,7 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
   useEffect(() => {
     const fresh = initialState(tags, q);
     loading.current = false;
+    setOffline(false);
     setState(fresh);
     if (fresh.items.length > 0 || fresh.done) return;
     const controller = new AbortController();
@@ -111,6 +118,8 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
       <strong>{tag}</strong>
     </Fragment>
   ));
+
+  if (offline) return <Offline />;
 
   let body;
   if (state.items.length === 0 && state.loading) {
@@ -178,7 +187,13 @@ export function Library({ tags, q, focusId }: { tags: string[]; q: string; focus
           onKeyDown={(event) => onGridKey(event, state.items, showCopied)}
         >
           {state.items.map((image, index) => (
-            <Tile key={image.id} image={image} eager={index < EAGER_TILES} first={index < FIRST_TILES} />
+            <Tile
+              key={image.id}
+              image={image}
+              eager={index < EAGER_TILES}
+              first={index < FIRST_TILES}
+              onStatus={showCopied}
+            />
           ))}
         </ul>
         <Toast text={copied} />
@@ -242,7 +257,17 @@ function layoutRatio(image: Image): number {
   return Math.min(Math.max(ratio, 0.5), 2.4);
 }
 
-function Tile({ image, eager, first }: { image: Image; eager: boolean; first: boolean }) {
+function Tile({
+  image,
+  eager,
+  first,
+  onStatus,
+}: {
+  image: Image;
+  eager: boolean;
+  first: boolean;
+  onStatus: (text: string) => void;
+}) {
   const ratio = layoutRatio(image);
   const label = describeImage(image);
   const badge = kindBadge(image);
@@ -280,6 +305,7 @@ function Tile({ image, eager, first }: { image: Image; eager: boolean; first: bo
         )}
       </a>
       <FavouriteButton image={image} />
+      <TileMenu image={image} onStatus={onStatus} />
     </li>
   );
 }

@@ -6,6 +6,7 @@ import { downloadShareXWithNewKey } from "../sharex";
 import { formatBytes, plural } from "../format";
 import { detailHref } from "../router";
 import { forgetLibraries, receiveFiles, rememberImage } from "../store";
+import { takeSharedFiles } from "../pwa";
 import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
 import { ACCEPTED_NAMES, ACCEPT_ATTRIBUTE, NOT_ACCEPTED, looksAccepted } from "../filetypes";
 import { thumbnailSrc } from "../urls";
@@ -35,7 +36,8 @@ function rejection(err: unknown): string {
   }
 }
 
-type Status = "checking" | "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
+// "held": shared from another app, waiting for the person to add tags and press Upload.
+type Status = "checking" | "held" | "queued" | "uploading" | "processing" | "done" | "duplicate" | "failed";
 
 interface Item {
   key: number;
@@ -65,8 +67,15 @@ export function Upload() {
   const update = (key: number, change: Partial<Item>) =>
     setItems((list) => list.map((item) => (item.key === key ? { ...item, ...change } : item)));
 
-  function add(files: File[]): void {
+  function add(files: File[], hold = false): void {
     if (files.length === 0) return;
+    if (hold) {
+      setItems((list) => [
+        ...files.map((file) => ({ key: nextKey++, file, tags: "", status: "held" as const, progress: 0 })),
+        ...list,
+      ]);
+      return;
+    }
     // The batch's tags are fixed when files are added; later edits of the field apply to later files.
     const { tags: current, tagError: problem } = batch.current;
     if (problem) {
@@ -110,8 +119,40 @@ export function Upload() {
     }
   }, [items]);
 
+  /** Upload the shared files with the tags typed so far. */
+  function release(): void {
+    const { tags: current, tagError: problem } = batch.current;
+    if (problem) {
+      setRefused(`Not uploaded: fix the tags first (${problem}).`);
+      return;
+    }
+    setRefused(null);
+    const joined = current.join(",");
+    setItems((list) =>
+      list.map((item) => (item.status === "held" ? { ...item, tags: joined, status: "queued" as const } : item)),
+    );
+  }
+
   // Drops land on the window (App hands them over), so the whole page is a drop target.
   useEffect(() => receiveFiles(add), []);
+
+  // Files shared from another app (the system share sheet) wait here for tags: /upload?shared=<id>.
+  const [shareNote, setShareNote] = useState<string | null>(null);
+  useEffect(() => {
+    const shared = new URLSearchParams(location.search).get("shared");
+    if (shared === null) return;
+    history.replaceState(history.state, "", "/upload");
+    if (shared === "unavailable") {
+      setShareNote("reactbin was not ready to take shared files yet. Open it once, then share again.");
+      return;
+    }
+    takeSharedFiles(shared)
+      .then((files) => {
+        if (files.length === 0) setShareNote("Nothing to upload arrived: share images or videos, not text or links.");
+        add(files, true);
+      })
+      .catch(() => setShareNote("The shared files could not be read. Share them again."));
+  }, []);
   useEffect(() => {
     let depth = 0;
     const hasFiles = (event: DragEvent) => event.dataTransfer?.types.includes("Files") ?? false;
@@ -141,7 +182,8 @@ export function Upload() {
   const done = items.filter((item) => item.status === "done").length;
   const duplicates = items.filter((item) => item.status === "duplicate").length;
   const failed = items.filter((item) => item.status === "failed").length;
-  const active = items.length - done - duplicates - failed;
+  const held = items.filter((item) => item.status === "held").length;
+  const active = items.length - done - duplicates - failed - held;
 
   return (
     <div class="upload-page">
@@ -203,6 +245,21 @@ export function Upload() {
             }}
           />
         </div>
+        {held > 0 && (
+          <div class="shared-banner" role="region" aria-label="Shared files">
+            <p>
+              {plural(held, "shared file")} ready. Add tags above if you like, then upload.
+            </p>
+            <button type="button" class="button primary" disabled={!!tagError} onClick={release}>
+              Upload {plural(held, "file")}
+            </button>
+          </div>
+        )}
+        {shareNote && (
+          <p class="muted" role="status">
+            {shareNote}
+          </p>
+        )}
         {refused && (
           <p class="field-error" role="alert">
             {refused}
@@ -216,7 +273,7 @@ export function Upload() {
       {items.length > 0 && (
         <section class="queue" aria-labelledby="queue-heading">
           <h2 id="queue-heading" class="queue-summary" aria-live="polite">
-            {active > 0 ? `Uploading ${plural(active, "file")}…` : "Finished"}
+            {active > 0 ? `Uploading ${plural(active, "file")}…` : held > 0 ? "Waiting for you" : "Finished"}
             <span class="muted">
               {[
                 done && `${done} uploaded`,
@@ -307,6 +364,7 @@ function QueueItem({ item }: { item: Item }) {
           {finished && image ? <a href={detailHref(image.id)}>{file.name}</a> : <span>{file.name}</span>}
           <span class="muted">{formatBytes(file.size)}</span>
         </p>
+        {status === "held" && <p class="queue-status">Shared to reactbin: press Upload to add it</p>}
         {(status === "checking" || status === "queued" || status === "uploading" || status === "processing") && (
           <>
             <progress
