@@ -10,14 +10,19 @@ restore would.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import itertools
 import json
 import random
+import statistics
+import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
-from reactbin.db.search import choose_plan, search_sql
+from reactbin.db.search import search_images
 from reactbin.domain.query import parse_query
 from reactbin.domain.search import resolve
 
@@ -214,14 +219,17 @@ FROM generate_series(1, $1::int) AS g;
 
 INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key, thumbnail_key,
                     thumbnail_hash, thumbnail_size_bytes, created_at, text, text_status, text_source, tag_list,
-                    use_count)
+                    use_count, phash, phash_indexed, media_indexed)
 SELECT id, hash, 'seed-' || g || '.jpg', 'image/jpeg', 50000 + (g % 500000), 640, 480,
        'images/' || hash || '.jpg', 'thumbnails/v1/' || hash || '.webp', hash, 8000, created_at,
        CASE WHEN caption IS NOT NULL AND g % 10 = 1 THEN upper(replace(caption, ' ', '')) ELSE caption END,
        CASE WHEN caption IS NULL THEN 'none' ELSE 'done' END,
        CASE WHEN caption IS NULL THEN NULL ELSE 'ocr' END,
        tags,
-       (g * 2654435761 % 1000)::int / 100
+       (g * 2654435761 % 1000)::int / 100,
+       (floor(random() * 4294967296)::bigint << 32) | floor(random() * 4294967296)::bigint,
+       true,
+       true
 FROM seed;
 
 INSERT INTO image_tags (image_id, tag, created_at)
@@ -241,9 +249,48 @@ class SearchCase:
     q: str
 
 
+PLANTED = 100
+"""Images given three near copies each (within 2-8 bits), whose pairs are recorded as an upload would."""
+
+
+async def _plant(conn: asyncpg.Connection) -> None:
+    """Near copies of the newest PLANTED seeded images: new rows whose hashes differ in a few bits, and their pairs
+    in image_similar (random 64-bit hashes have no neighbours within 10 bits among a million)."""
+    rng = random.Random(7)
+    originals = await conn.fetch(
+        "SELECT id, phash, created_at FROM images WHERE phash IS NOT NULL ORDER BY created_at DESC LIMIT $1", PLANTED
+    )
+    rows, pairs = [], []
+    for original in originals:
+        group = [(original["id"], original["phash"])]
+        for copy in range(3):
+            value = original["phash"] & ((1 << 64) - 1)
+            for bit in rng.sample(range(64), 2 + 3 * copy):
+                value ^= 1 << bit
+            signed = value - (1 << 64) if value >= 1 << 63 else value
+            image_id = uuid.uuid4()
+            digest = hashlib.sha256(image_id.bytes).hexdigest()
+            rows.append((image_id, digest, original["created_at"], signed))
+            group.append((image_id, signed))
+        for (a, ha), (b, hb) in itertools.permutations(group, 2):
+            pairs.append((a, b, bin((ha ^ hb) & ((1 << 64) - 1)).count("1")))
+    await conn.executemany(
+        """
+        INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key, created_at,
+                            text_status, phash, phash_indexed, media_indexed)
+        VALUES ($1, $2, 'copy.jpg', 'image/jpeg', 50000, 640, 480, 'images/' || $2 || '.jpg', $3, 'none', $4, true,
+                true)
+        """,
+        rows,
+    )
+    await conn.executemany("INSERT INTO image_similar (image_id, other_id, distance) VALUES ($1, $2, $3)", pairs)
+
+
 async def _seed(dsn: str, count: int, words: list[str]) -> dict[str, Any]:
     conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
     try:
+        if await conn.fetchval("SELECT count(*) FROM images") >= count:
+            return await _stats(conn) | {"reused": True}
         indexes = await conn.fetch(
             """
             SELECT indexname, indexdef FROM pg_indexes
@@ -261,19 +308,60 @@ async def _seed(dsn: str, count: int, words: list[str]) -> dict[str, Any]:
                 await conn.execute(statement, *args)
             for index in indexes:
                 await conn.execute(index["indexdef"])
+            await _plant(conn)
         await conn.execute("VACUUM ANALYZE images")
         await conn.execute("VACUUM ANALYZE image_tags")
         await conn.execute("ANALYZE tags")
-        stats = {
-            "images": await conn.fetchval("SELECT count(*) FROM images"),
-            "captioned": await conn.fetchval("SELECT count(*) FROM images WHERE text IS NOT NULL"),
-            "tag_rows": await conn.fetchval("SELECT count(*) FROM image_tags"),
-            "distinct_tags": await conn.fetchval("SELECT count(*) FROM tags"),
-            "table_mb": await conn.fetchval("SELECT pg_total_relation_size('images') / 1048576"),
-        }
+        await conn.execute("ANALYZE image_similar")
+        return await _stats(conn) | {"reused": False}
     finally:
         await conn.close()
-    return stats
+
+
+async def _stats(conn: asyncpg.Connection) -> dict[str, Any]:
+    return {
+        "images": await conn.fetchval("SELECT count(*) FROM images"),
+        "captioned": await conn.fetchval("SELECT count(*) FROM images WHERE text IS NOT NULL"),
+        "tag_rows": await conn.fetchval("SELECT count(*) FROM image_tags"),
+        "distinct_tags": await conn.fetchval("SELECT count(*) FROM tags"),
+        "hashed": await conn.fetchval("SELECT count(*) FROM images WHERE phash IS NOT NULL"),
+        "table_mb": await conn.fetchval("SELECT pg_total_relation_size('images') / 1048576"),
+    }
+
+
+async def _planted(dsn: str) -> str:
+    conn = await asyncpg.connect(dsn, timeout=10)
+    try:
+        return str(await conn.fetchval("SELECT image_id FROM image_similar ORDER BY image_id LIMIT 1"))
+    finally:
+        await conn.close()
+
+
+def planted_image(dsn: str) -> str:
+    """An image with recorded near copies."""
+    return asyncio.run(_planted(dsn))
+
+
+async def _lookup(dsn: str) -> tuple[float, float]:
+    from reactbin.db.duplicates import within_distance
+
+    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None, server_settings={"jit": "off"})
+    try:
+        hashes = [r["phash"] for r in await conn.fetch("SELECT phash FROM images WHERE phash IS NOT NULL LIMIT 200")]
+        times = []
+        for value in hashes:
+            started = time.perf_counter()
+            await within_distance(conn, value)
+            times.append(time.perf_counter() - started)
+    finally:
+        await conn.close()
+    times.sort()
+    return statistics.median(times) * 1000, times[min(len(times) - 1, int(len(times) * 0.99))] * 1000
+
+
+def lookup_ms(dsn: str) -> tuple[float, float]:
+    """Median and p99 of the multi-index-hashing lookup an upload makes (one connection, 200 stored hashes)."""
+    return asyncio.run(_lookup(dsn))
 
 
 def seed_search(dsn: str, count: int) -> dict[str, Any]:
@@ -297,14 +385,28 @@ def caption_matches(dsn: str, words: list[str]) -> dict[str, int]:
 
 
 async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
-    """The plan of the query the app runs for `q`, whether it avoids a sequential scan of `images`, and its time."""
-    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None)
+    """What the app runs for `q`: every statement of one search page, replayed under EXPLAIN ANALYZE in order (with
+    the planner settings it sets), whether any reads `images` sequentially, and their total execution time."""
+    # As the app connects (db/pool.py): without JIT.
+    conn = await asyncpg.connect(dsn, timeout=10, command_timeout=None, server_settings={"jit": "off"})
+    logged: list[tuple[str, tuple[Any, ...]]] = []
     try:
         async with conn.transaction():
             search = await resolve(conn, parse_query(q), [], sort=_sort_of(q), limit=51, seed=0)
-            through_indexes = await choose_plan(conn, search)
-            sql, params = search_sql(search)
-            plan = json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", *params))
+
+            def log(record: Any) -> None:
+                logged.append((record.query, tuple(record.args or ())))
+
+            conn.add_query_logger(log)
+            await search_images(conn, search)
+            conn.remove_query_logger(log)
+        plans = []
+        async with conn.transaction():
+            for query, args in list(logged):
+                if query.lstrip().upper().startswith("SET"):
+                    await conn.execute(query)
+                    continue
+                plans.append(json.loads(await conn.fetchval(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {query}", *args)))
     finally:
         await conn.close()
     nodes: list[dict[str, Any]] = []
@@ -314,12 +416,13 @@ async def _explain(dsn: str, q: str) -> tuple[str, bool, float]:
         for child in node.get("Plans", []):
             walk(child)
 
-    walk(plan[0]["Plan"])
+    for plan in plans:
+        walk(plan[0]["Plan"])
     seq_scan = any(n["Node Type"] == "Seq Scan" and n.get("Relation Name") == "images" for n in nodes)
     used = sorted({n["Index Name"] for n in nodes if "Index Name" in n})
-    plan_kind = "all matches through indexes" if through_indexes else "walk of the sort order"
-    summary = f"{plan_kind}: " + (", ".join(used) if used else "no index")
-    return summary, not seq_scan, float(plan[0]["Execution Time"])
+    total = sum(float(plan[0]["Execution Time"]) for plan in plans)
+    summary = f"{len(plans)} statement(s): " + (", ".join(used) if used else "no index")
+    return summary, not seq_scan, total
 
 
 def _sort_of(q: str) -> Any:

@@ -156,7 +156,12 @@ class Stack:
             self.s3_endpoint = self.s3.endpoint_url
             self.s3.create_bucket(BUCKET)
         migrate = subprocess.run(
-            [str(BIN / "reactbin"), "migrate"], env=self._env(), capture_output=True, text=True, timeout=120
+            # A reused, seeded database (--pg-dir) may have new migrations to build indexes for on a million rows.
+            [str(BIN / "reactbin"), "migrate"],
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=3600,
         )
         if migrate.returncode != 0:
             raise BenchError(f"reactbin migrate failed: {migrate.stderr.strip()}")

@@ -112,6 +112,20 @@ class JobNotReady(ReactbinError):
     detail = "The job has not finished yet"
 
 
+class InvalidCreatedAt(ReactbinError):
+    status_code = 422
+    code = "invalid_created_at"
+    detail = "created_at must be an ISO 8601 time with a time zone, not in the future"
+
+
+class MergeConflict(ReactbinError):
+    """A merge that cannot happen: into itself, or one of the two images is gone (perhaps merged a moment ago)."""
+
+    status_code = 409
+    code = "merge_conflict"
+    detail = "These images cannot be merged"
+
+
 class InvalidThumbnailOptions(ReactbinError):
     status_code = 422
     code = "invalid_thumbnail_options"

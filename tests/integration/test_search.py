@@ -176,13 +176,13 @@ async def test_tag_parameters_are_anded_with_the_query(library: AsyncTestClient[
     assert await names(library, "", tag="dog") == ["dog.gif"]
 
 
-@pytest.mark.parametrize("probe_limit", [3000, 2])
+@pytest.mark.parametrize("walk_budget", [3000, 2])
 @pytest.mark.parametrize("sort", ["", "sort:new", "sort:old", "sort:popular", "sort:random"])
 async def test_cursors_walk_every_sort_without_gaps_or_repeats(
-    db: asyncpg.Connection, make_client: AppFactory, sort: str, probe_limit: int, monkeypatch: pytest.MonkeyPatch
+    db: asyncpg.Connection, make_client: AppFactory, sort: str, walk_budget: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both plans (every match through the indexes, or a walk of the sort order) page the same way."""
-    monkeypatch.setattr(search_db, "PROBE_LIMIT", probe_limit)
+    monkeypatch.setattr(search_db, "WALK_BUDGET", walk_budget)
     for n in range(23):
         tags = ("cat",) if n % 4 == 0 else ()
         # Equal timestamps and equal use counts: the id breaks ties, so pages still never overlap.

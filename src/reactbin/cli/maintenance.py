@@ -1,4 +1,5 @@
-"""`reactbin fsck | reindex`: keeping the database, the store and the derived data in step, safe while serving."""
+"""`reactbin fsck | reindex | dupes`: keeping the database, the store and the derived data in step, and finding
+near-duplicates; safe while serving."""
 
 from __future__ import annotations
 
@@ -36,7 +37,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     reindex.add_argument(
         "--media",
         action="store_true",
-        help="probe media kind, duration and sound; make missing placeholders and previews",
+        help="probe media kind, duration and sound; make missing placeholders, previews and perceptual hashes "
+        "(older images need these for `reactbin dupes` and similar images)",
     )
     reindex.add_argument(
         "--all",
@@ -46,6 +48,45 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     reindex.add_argument("--no-wait", action="store_true", help="queue and exit without watching the progress")
     data_dir_argument(reindex)
     reindex.set_defaults(run=run_reindex)
+
+    dupes = commands.add_parser(
+        "dupes",
+        help="list groups of near-duplicate images (the same picture and caption); changes nothing",
+        description="Groups of images that show the same picture with the same caption (or none), oldest first, "
+        "found by perceptual hash. Images stored before hashing existed need `reactbin reindex --media` first.",
+    )
+    dupes.add_argument("--json", action="store_true", help='print {"groups": [{"images": [...]}]} for scripts')
+    data_dir_argument(dupes)
+    dupes.set_defaults(run=run_dupes)
+
+
+def run_dupes(args: argparse.Namespace) -> int:
+    import msgspec
+
+    from reactbin.domain import duplicates
+    from reactbin.domain.resources import open_resources
+
+    async def run(local: Settings) -> tuple[list[duplicates.DuplicateGroup], int]:
+        async with open_resources(local, serving=False) as res:
+            groups = [group async for group in duplicates.duplicate_groups(res)]
+            return groups, await duplicates.unhashed_count(res)
+
+    with embedded_defaults(load_settings(), args.data_dir) as local:
+        groups, unhashed = asyncio.run(run(local))
+    if args.json:
+        summary = {"groups": [duplicates.group_summary(group) for group in groups], "unhashed": unhashed}
+        print(msgspec.json.encode(summary).decode())
+        return 0
+    for number, group in enumerate(groups, 1):
+        print(f"group {number}: {len(group.images)} images")
+        for image in group.images:
+            caption = " ".join((image.text or "").split())
+            line = f"  {image.id}  {image.created_at:%Y-%m-%d %H:%M}  {image.filename}"
+            print(line + (f"  {caption!r}" if caption else ""))
+    print(f"{len(groups)} group(s) of duplicates" if groups else "no duplicates")
+    if unhashed:
+        print(f"{unhashed} image(s) not hashed yet: run `reactbin reindex --media` and let the workers finish")
+    return 0
 
 
 def run_fsck(args: argparse.Namespace) -> int:

@@ -14,6 +14,7 @@ import asyncpg
 import msgspec
 
 from reactbin.db import queue
+from reactbin.db.images import notify_changed
 
 Outcome = Literal["done", "none", "failed"]
 _NOT_MANUAL = "text_source IS DISTINCT FROM 'manual'"
@@ -117,6 +118,8 @@ async def finish_ocr(conn: asyncpg.Connection, image_id: uuid.UUID, status: Outc
         status,
         text,
     )
+    if result == "UPDATE 1":
+        await notify_changed(conn, image_id)  # share pages show the caption: their cards are dropped everywhere
     return result == "UPDATE 1"
 
 
@@ -131,6 +134,8 @@ async def set_manual_text(conn: asyncpg.Connection, image_id: uuid.UUID, text: s
         image_id,
         text,
     )
+    if result == "UPDATE 1":
+        await notify_changed(conn, image_id)
     return result == "UPDATE 1"
 
 

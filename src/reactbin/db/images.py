@@ -77,6 +77,8 @@ class NewImage(msgspec.Struct, frozen=True, kw_only=True):
     has_audio: bool = False
     placeholder: str | None = None
     uploaded_by: uuid.UUID | None = None
+    created_at: dt.datetime | None = None
+    """None: now (the database's clock)."""
 
 
 class TagCount(msgspec.Struct, frozen=True):
@@ -110,6 +112,10 @@ def favourite_column(viewer: str) -> str:
     """The `favourite` column of a viewer (a `$n` placeholder): one index probe per row, in the same query, so a
     signed-in list costs no extra round trip."""
     return f", EXISTS (SELECT 1 FROM favourites v WHERE v.user_id = {viewer} AND v.image_id = i.id) AS favourite"
+
+
+IMAGE_COLUMNS = _COLUMNS
+"""The columns of an `ImageRow` (table alias `i`), for other modules' queries."""
 
 
 def _image(record: asyncpg.Record) -> ImageRow:
@@ -175,8 +181,10 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         """
         INSERT INTO images (id, hash, filename, mime_type, size_bytes, width, height, storage_key,
                             thumbnail_key, thumbnail_hash, thumbnail_size_bytes,
-                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed, uploaded_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17)
+                            kind, duration_ms, frame_count, has_audio, placeholder, media_indexed, uploaded_by,
+                            created_at)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, true, $17,
+                coalesce($18, clock_timestamp()))
         RETURNING created_at
         """,
         image.id,
@@ -196,6 +204,7 @@ async def insert_image(conn: asyncpg.Connection, image: NewImage) -> dt.datetime
         image.has_audio,
         image.placeholder,
         image.uploaded_by,
+        image.created_at,
     )
     return created_at
 
@@ -351,14 +360,22 @@ class StoredImage(msgspec.Struct, frozen=True, kw_only=True):
     preview_key: str | None = None
     placeholder: str | None = None
     media_indexed: bool = True
+    phash_indexed: bool = True
 
     @property
     def needs_media(self) -> bool:
-        """Not probed yet, or without a placeholder, or an animation/video without its preview."""
-        return not self.media_indexed or self.placeholder is None or (self.kind != "still" and not self.preview_key)
+        """Not probed yet, or without a placeholder, or an animation/video without its preview, or not hashed."""
+        return (
+            not self.media_indexed
+            or self.placeholder is None
+            or (self.kind != "still" and not self.preview_key)
+            or not self.phash_indexed
+        )
 
 
-_STORED_COLUMNS = "id, hash, mime_type, storage_key, thumbnail_key, kind, preview_key, placeholder, media_indexed"
+_STORED_COLUMNS = (
+    "id, hash, mime_type, storage_key, thumbnail_key, kind, preview_key, placeholder, media_indexed, phash_indexed"
+)
 
 
 async def stored_images(conn: asyncpg.Connection) -> list[StoredImage]:
@@ -377,6 +394,7 @@ async def images_needing_media(conn: asyncpg.Connection, *, everything: bool) ->
         "TRUE"
         if everything
         else "NOT media_indexed OR placeholder IS NULL OR (kind <> 'still' AND preview_key IS NULL)"
+        " OR NOT phash_indexed"
     )
     return [r["id"] for r in await conn.fetch(f"SELECT id FROM images WHERE {where} ORDER BY id")]
 

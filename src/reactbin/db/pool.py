@@ -46,6 +46,10 @@ async def create_pool(settings: Settings) -> asyncpg.Pool:
         # keeps no session state on pooled connections (advisory locks are transaction-scoped, LISTEN has its own
         # connection), and asyncpg still rolls back an open transaction itself.
         reset=_keep_session,
+        # PostgreSQL compiles a query with LLVM once its estimated cost passes jit_above_cost: tens to hundreds of
+        # milliseconds for searches and hash lookups that run in a few (measured at 1M images, docs/benchmarks.md).
+        # Every query here is short; none gains from JIT.
+        server_settings={"jit": "off"},
     )
     assert pool is not None
     return pool

@@ -16,7 +16,7 @@ from typing import Literal
 import asyncpg
 import msgspec
 
-from reactbin.db.images import ImageRow, TagCount, favourite_column, like_escape
+from reactbin.db.images import ImageRow, TagCount, like_escape
 
 SearchSort = Literal["relevance", "new", "old", "popular", "random"]
 MAX_PREFIX_TAGS = 500
@@ -74,9 +74,22 @@ _COLUMNS = """
     i.id, i.hash, i.filename, i.mime_type, i.size_bytes, i.width, i.height, i.storage_key,
     i.thumbnail_key, i.thumbnail_hash, i.thumbnail_size_bytes, i.created_at, i.tag_list AS tags,
     i.kind, i.duration_ms, i.frame_count, i.has_audio, i.preview_key, i.placeholder,
-    i.use_count, i.last_used_at,
-    i.uploaded_by, (SELECT u.name FROM users u WHERE u.id = i.uploaded_by) AS uploaded_by_name
+    i.use_count, i.last_used_at, i.text, i.text_status, i.uploaded_by
 """
+
+
+def _people(search: Search, param: _Params, alias: str = "i") -> str:
+    """The uploader's name and, for a signed-in viewer, the favourite flag of each hit (`alias` is the row's table).
+
+    Added where the hits are final (after a walk's filter), so a walk of WALK_BUDGET rows never pays for them.
+    """
+    columns = f", (SELECT u.name FROM users u WHERE u.id = {alias}.uploaded_by) AS uploaded_by_name"
+    if search.viewer is not None:
+        columns += (
+            f", EXISTS (SELECT 1 FROM favourites v WHERE v.user_id = {param(search.viewer)}"
+            f" AND v.image_id = {alias}.id) AS favourite"
+        )
+    return columns
 
 
 class Terms(msgspec.Struct, frozen=True):
@@ -89,8 +102,13 @@ class Terms(msgspec.Struct, frozen=True):
 
 
 async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[str], prefixes: list[str]) -> Terms:
-    """Everything a query's words stand for, in one round trip."""
-    raw: str = await conn.fetchval(
+    """Everything a query's words stand for, in one round trip.
+
+    Inside a transaction it also sets `plan_cache_mode = force_custom_plan` for the rest of it (the search that
+    follows): each query shape is a prepared statement, and a generic plan would not know how selective a
+    pattern is. Setting it here saves the search a round trip of its own.
+    """
+    record = await conn.fetchrow(
         f"""
         WITH RECURSIVE
             input AS (
@@ -102,7 +120,7 @@ async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[s
                 UNION  -- not ALL: a rule cycle (refused on write) could never loop here
                 SELECT c.n, r.tag FROM closure c JOIN tag_implications r ON r.implies = c.tag
             )
-        SELECT json_build_array(
+        SELECT set_config('plan_cache_mode', 'force_custom_plan', true), json_build_array(
             ARRAY(SELECT coalesce(reactbin_compact(u.t), '') FROM unnest($1::text[]) WITH ORDINALITY u(t, n)
                   ORDER BY u.n),
             coalesce((SELECT json_agg(c.tags ORDER BY c.n) FROM (
@@ -121,6 +139,8 @@ async def resolve_terms(conn: asyncpg.Connection, texts: list[str], tags: list[s
         tags,
         [like_escape(prefix) for prefix in prefixes],
     )
+    assert record is not None
+    raw: str = record[1]
     compact, closures, prefixed = msgspec.json.decode(raw, type=tuple[list[str], list[list[str]], list[list[str]]])
     return Terms(compact=compact, closures=closures, prefixed=prefixed)
 
@@ -164,22 +184,64 @@ def _where(search: Search, param: _Params) -> list[str]:
     return where
 
 
-PROBE_LIMIT = 10_000
-"""Up to this many matches, fetching them all through the indexes and sorting beats walking the sort order."""
+WALK_BUDGET = 2000
+"""Rows a page may read walking the sort order before the search turns to the indexes (see `search_images`)."""
 
 
 async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     """Up to `search.limit` images in the search's order, after `search.after`; run inside a transaction.
 
-    Two plans can answer a page: fetch every match through the trigram/tag indexes and sort them (cost grows with
-    the number of matches), or walk the sort order's index and filter until the page is full (cost grows as
-    matches get rarer). PostgreSQL guesses how many rows `LIKE '%word%'` matches poorly (off by 6x at a million
-    captions, enough to walk 36,000 rows for 51 hits), so we count instead: up to PROBE_LIMIT matches through the
-    indexes alone. Fewer, and the index plan is used; more, and matches are common enough that the walk stops soon.
+    Two plans can answer a page: walk the sort order's index and test each row until the page is full (cost grows
+    as matches get rarer), or fetch every match through the trigram/tag indexes and sort them (cost grows with the
+    number of matches). PostgreSQL guesses how many rows `LIKE '%word%'` matches poorly (6x off at a million
+    captions), and counting matches first cost as much as the page for common words. So each page first walks
+    with a budget of WALK_BUDGET rows: common terms fill the page within it, at the plain list's cost; when the
+    budget runs out first, matches are rare enough that fetching them all through the indexes is cheap.
+    Relevance runs its tiers one after another and stops as soon as the page is full; the exact tier (a free word
+    that is a tag) walks that tag's own index in date order.
     """
-    await choose_plan(conn, search)
-    sql, params = search_sql(search)
-    records = await conn.fetch(sql, *params)
+    if search.sort == "random":
+        sql, params = search_sql(search)
+        return _hits(await conn.fetch(sql, *params))
+    if search.sort != "relevance":
+        tags = _tag_condition(search) if search.sort in ("new", "old") else None
+        if tags is not None:
+            # A tag condition every match meets: walk those tags' own date indexes rather than every image.
+            after = search.after
+            start = (after.created_at, after.id) if after is not None else None
+            found, complete = await _tag_walk(
+                conn, search, tags, None, 0, start, search.limit, descending=search.sort == "new"
+            )
+            if len(found) >= search.limit or complete:
+                return found
+        else:
+            found = await _walk(conn, search, None, search.limit)
+            if len(found) >= search.limit or not search.conditions:
+                return found
+        return await _fetch(conn, search, search.limit)
+    hits: list[Hit] = []
+    after = search.after
+    for rank in _ranks(search):
+        if after is not None and rank < after.key:
+            continue
+        need = search.limit - len(hits)
+        if rank == 0:
+            found, complete = await _exact_tier(conn, search, need)
+        else:
+            found = await _walk(conn, search, rank, need)
+            complete = False  # a short walk cannot tell rare matches from a spent budget
+        hits += found
+        if len(hits) >= search.limit:
+            break
+        if not complete:
+            # The rest of the page, every remaining tier at once, through the indexes (one bitmap of the matches).
+            resume = hits[-1].position if hits else after
+            hits += await _fetch_relevance(conn, search, rank, resume, search.limit - len(hits))
+            break
+    return hits[: search.limit]
+
+
+def _hits(records: list[asyncpg.Record]) -> list[Hit]:
     return [
         Hit(
             msgspec.convert(dict(record), ImageRow),
@@ -189,49 +251,204 @@ async def search_images(conn: asyncpg.Connection, search: Search) -> list[Hit]:
     ]
 
 
-async def choose_plan(conn: asyncpg.Connection, search: Search) -> bool:
-    """Set this transaction up for the search's plan (see `search_images`); True when it fetches through indexes."""
-    # Each query shape is a prepared statement; a generic plan would not know how selective a pattern is.
-    await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-    if not search.indexed:
-        return False
-    await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
-    probe, probe_params = _probe_sql(search)
-    if await conn.fetchval(probe, *probe_params) < PROBE_LIMIT:
-        return True
-    await conn.execute("SET LOCAL enable_indexscan = on; SET LOCAL enable_seqscan = on")
-    return False
+async def _walk(conn: asyncpg.Connection, search: Search, rank: int | None, need: int) -> list[Hit]:
+    """One sort order (or one relevance tier, `rank`) walked in order, testing each row, at most WALK_BUDGET rows."""
+    param = _Params()
+    where = _where(search, param)
+    if rank is not None:
+        where += dict(_tier_predicates(search, param, rank))[rank]
+    after = search.after
+    if rank is None:
+        key, order, keyset = _ordering(search, param)
+    else:
+        key, order = str(rank), "i.created_at DESC, i.id DESC"
+        keyset = ""
+        if after is not None and rank == after.key:
+            keyset = f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})"
+    walk = f"""
+        SELECT w.*{_people(search, param, "w")} FROM (
+            SELECT {_COLUMNS}, {key} AS sort_key, ({" AND ".join(where) or "TRUE"}) AS matched FROM images i
+            WHERE {keyset or "TRUE"} ORDER BY {order} LIMIT {param(WALK_BUDGET)}
+        ) w WHERE w.matched LIMIT {param(need)}
+    """
+    return _hits(await conn.fetch(walk, *param.values))
+
+
+async def _use_indexes(conn: asyncpg.Connection, search: Search) -> None:
+    """Make the rest of this transaction fetch matches through the trigram/tag indexes (a bitmap of all of them),
+    never by walking an order index; the caller's last statement follows. Terms no index serves keep the
+    planner's own plan."""
+    if search.indexed:
+        await conn.execute("SET LOCAL enable_indexscan = off; SET LOCAL enable_seqscan = off")
+
+
+async def _fetch(conn: asyncpg.Connection, search: Search, need: int) -> list[Hit]:
+    """A sort order's page from every match, fetched through the indexes and sorted (the walk came up short: the
+    matches are rare, or the budget outran the library)."""
+    param = _Params()
+    where = _where(search, param)
+    key, order, keyset = _ordering(search, param)
+    sql = f"""
+        SELECT {_COLUMNS}{_people(search, param)}, {key} AS sort_key FROM images i
+        WHERE {" AND ".join([*where, keyset] if keyset else where)}
+        ORDER BY {order} LIMIT {param(need)}
+    """
+    await _use_indexes(conn, search)
+    return _hits(await conn.fetch(sql, *param.values))
+
+
+async def _fetch_relevance(
+    conn: asyncpg.Connection, search: Search, rank: int, start: Position | None, need: int
+) -> list[Hit]:
+    """Relevance from tier `rank` on (after `start`), every remaining tier in one statement through the indexes."""
+    param = _Params()
+    where = _where(search, param)
+    exact_sql, phrase_sql = _tier_sql(search, param, with_phrase=True)
+    cases = [f"WHEN {exact_sql} THEN 0"] * bool(exact_sql) + [f"WHEN {phrase_sql} THEN 1"] * bool(phrase_sql)
+    tier = f"(CASE {' '.join(cases)} ELSE 2 END)" if cases else "2"
+    if start is not None:
+        key = param(start.key)
+        where.append(
+            f"({tier} > {key} OR ({tier} = {key} AND (i.created_at, i.id) < ({param(start.created_at)}, "
+            f"{param(start.id)})))"
+        )
+    else:
+        where.append(f"{tier} >= {param(rank)}")
+    sql = f"""
+        SELECT {_COLUMNS}{_people(search, param)}, {tier} AS sort_key FROM images i WHERE {" AND ".join(where)}
+        ORDER BY sort_key, i.created_at DESC, i.id DESC LIMIT {param(need)}
+    """
+    await _use_indexes(conn, search)
+    return _hits(await conn.fetch(sql, *param.values))
+
+
+MAX_STREAMS = 20
+"""A tag condition is walked tag by tag (merged in date order) when it stands for at most this many tags."""
+
+
+async def _exact_tier(conn: asyncpg.Connection, search: Search, need: int) -> tuple[list[Hit], bool]:
+    """Relevance's first tier: images with a free word as a tag (or the whole text as caption), newest first.
+
+    Also says whether the tier is complete (see `_tag_walk`); when it is not, the caller fetches the rest of the
+    page through the indexes.
+    """
+    after = search.after
+    start = (after.created_at, after.id) if after is not None and after.key == 0 else None
+    return await _tag_walk(conn, search, search.exact_tags, search.whole_text, 0, start, need, descending=True)
+
+
+def _tag_condition(search: Search) -> list[str] | None:
+    """The tags of a condition every match must meet that is made of tags alone (`smu*`, `tag:cat`), the one with
+    the fewest; None when there is none or it stands for more than MAX_STREAMS tags."""
+    best: list[str] | None = None
+    for condition in search.conditions:
+        if condition.negated or not all(m.tags and m.text is None and not m.kinds for m in condition.matches):
+            continue
+        tags = sorted({tag for m in condition.matches for tag in m.tags})
+        if len(tags) <= MAX_STREAMS and (best is None or len(tags) < len(best)):
+            best = tags
+    return best
+
+
+async def _tag_walk(
+    conn: asyncpg.Connection,
+    search: Search,
+    tags: list[str],
+    whole_text: str | None,
+    key: int,
+    start: tuple[dt.datetime, uuid.UUID] | None,
+    need: int,
+    *,
+    descending: bool,
+) -> tuple[list[Hit], bool]:
+    """Images with one of `tags` (or whose whole caption is `whole_text`) in date order, each tested against the
+    search's conditions: each tag's rows are walked through `image_tags (tag, created_at, image_id)`, at most
+    WALK_BUDGET of them, and merged. Returns the page and whether it is complete: when it is short and a tag has more
+    rows than that (or a caption more images), it may not be.
+    """
+    param = _Params()
+    where = _where(search, param)
+    direction, before = ("DESC", "<") if descending else ("ASC", ">")
+    keyset_args = (param(start[0]), param(start[1])) if start is not None else None
+    budget = param(WALK_BUDGET)
+    streams = []
+    for tag in tags:
+        keyset = f"AND (f.created_at, f.image_id) {before} ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+        streams.append(
+            f"""(SELECT f.image_id AS id, f.created_at FROM image_tags f WHERE f.tag = {param(tag)} {keyset}
+                ORDER BY f.created_at {direction}, f.image_id {direction} LIMIT {budget})"""
+        )
+    if whole_text:
+        keyset = f"AND (w.created_at, w.id) {before} ({keyset_args[0]}, {keyset_args[1]})" if keyset_args else ""
+        streams.append(
+            f"""(SELECT w.id, w.created_at FROM images w WHERE w.text_compact = {param(whole_text)} {keyset}
+                ORDER BY w.created_at {direction}, w.id {direction} LIMIT {budget})"""
+        )
+    sql = f"""
+        SELECT DISTINCT ON (c.created_at, c.id) {_COLUMNS}{_people(search, param)}, {key} AS sort_key
+        FROM ({" UNION ALL ".join(streams)}) c JOIN images i ON i.id = c.id
+        WHERE {" AND ".join(where) or "TRUE"}
+        ORDER BY c.created_at {direction}, c.id {direction} LIMIT {param(need)}
+    """
+    found = _hits(await conn.fetch(sql, *param.values))
+    if len(found) >= need:
+        return found, True
+    largest = await conn.fetchval(
+        """
+        SELECT greatest(
+            (SELECT coalesce(max(count), 0) FROM tags WHERE name = ANY($1::text[])),
+            (SELECT count(*) FROM (SELECT 1 FROM images WHERE text_compact = $2 LIMIT $3) x))
+        """,
+        tags,
+        whole_text or "",
+        WALK_BUDGET + 1,
+    )
+    return found, largest <= WALK_BUDGET  # complete when every stream was walked to its end
+
+
+def _ranks(search: Search) -> list[int]:
+    return [rank for rank, _ in _tier_predicates(search, _Params())]
+
+
+def _tier_sql(search: Search, param: _Params, *, with_phrase: bool) -> tuple[str | None, str | None]:
+    """The SQL conditions of the exact tier and (unless `with_phrase` is false) the phrase tier, or None each."""
+    exact: list[str] = []
+    if search.exact_tags:
+        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
+    if search.whole_text:
+        exact.append(f"i.text_compact = {param(search.whole_text)}")
+    exact_sql = f"({' OR '.join(exact)})" if exact else None
+    phrase_sql = (
+        f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}"
+        if search.phrase_text and with_phrase
+        else None
+    )
+    return exact_sql, phrase_sql
+
+
+def _tier_predicates(search: Search, param: _Params, rank: int | None = None) -> list[tuple[int, list[str]]]:
+    """Relevance tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text),
+    phrase (the caption holds the words in one piece), the rest; each with the predicates that select it.
+
+    Given `rank`, only the parameters its predicates use are made (an unused one is an error to PostgreSQL).
+    """
+    exact_sql, phrase_sql = _tier_sql(search, param, with_phrase=rank != 0)
+    tiers: list[tuple[int, list[str]]] = []
+    if exact_sql:
+        tiers.append((0, [f"({exact_sql})"]))
+    if phrase_sql:
+        tiers.append((1, [f"NOT ({exact_sql})"] * bool(exact_sql) + [phrase_sql]))
+    rest = [f"NOT ({exact_sql})"] * bool(exact_sql) + [f"NOT ({phrase_sql})"] * bool(phrase_sql)
+    tiers.append((2, rest))
+    return tiers
 
 
 def search_sql(search: Search) -> tuple[str, list[object]]:
-    """The SQL and its parameters (also what the benchmark EXPLAINs)."""
+    """The SQL of a `sort:random` page (a seeded walk of the primary key, see `_random_sql`)."""
     param = _Params()
     where = _where(search, param)
-    after = search.after
     limit = param(search.limit)
-    columns = _COLUMNS + (favourite_column(param(search.viewer)) if search.viewer is not None else "")
-    if search.sort == "relevance":
-        sql = _relevance_sql(search, where, param, limit, columns)
-    elif search.sort == "random":
-        sql = _random_sql(search, where, param, limit, columns)
-    else:
-        key, order, keyset = _ordering(search, param)
-        if after is not None:
-            where.append(keyset)
-        sql = f"""
-            SELECT {columns}, {key} AS sort_key FROM images i
-            WHERE {" AND ".join(where) or "TRUE"}
-            ORDER BY {order} LIMIT {limit}
-        """
-    return sql, param.values
-
-
-def _probe_sql(search: Search) -> tuple[str, list[object]]:
-    param = _Params()
-    where = _where(search, param)
-    conditions = " AND ".join(where) or "TRUE"
-    sql = f"SELECT count(*) FROM (SELECT 1 FROM images i WHERE {conditions} LIMIT {param(PROBE_LIMIT)}) m"
-    return sql, param.values
+    return _random_sql(search, where, param, limit), param.values
 
 
 def _ordering(search: Search, param: _Params) -> tuple[str, str, str]:
@@ -257,7 +474,7 @@ def random_pivot(seed: int) -> uuid.UUID:
     return uuid.UUID(bytes=hashlib.sha256(f"reactbin-random-{seed}".encode()).digest()[:16])
 
 
-def _random_sql(search: Search, where: list[str], param: _Params, limit: str, columns: str) -> str:
+def _random_sql(search: Search, where: list[str], param: _Params, limit: str) -> str:
     """Ids are random (UUID v4), so id order is already a shuffle; the seed picks where in it to start, and the
     walk wraps around. Both halves are ordered primary-key walks that stop at the LIMIT, so a random page costs
     what a newest-first page costs instead of hashing every match. `Position.key` is 0 before the wrap, 1 after.
@@ -272,7 +489,8 @@ def _random_sql(search: Search, where: list[str], param: _Params, limit: str, co
         if after is not None and half == after.key:
             conditions.append(f"i.id > {param(after.id)}")
         selects.append(
-            f"""(SELECT {columns}, {half} AS sort_key FROM images i WHERE {" AND ".join(conditions)}
+            f"""(SELECT {_COLUMNS}{_people(search, param)}, {half} AS sort_key FROM images i
+                WHERE {" AND ".join(conditions)}
                 ORDER BY i.id LIMIT {limit})"""
         )
     return f"""
@@ -280,58 +498,28 @@ def _random_sql(search: Search, where: list[str], param: _Params, limit: str, co
     """
 
 
-def _relevance_sql(search: Search, where: list[str], param: _Params, limit: str, columns: str) -> str:
-    """Tiers, best first: exact (a free word is a tag of the image, or the caption is the whole text), phrase (the
-    caption holds the words in one piece), the rest. Each tier is its own newest-first query with a LIMIT, so none
-    ranks every match: PostgreSQL may walk the date index and stop, or use the trigram index, whichever is cheaper.
-    """
-    exact: list[str] = []
-    if search.exact_tags:
-        exact.append(f"i.tag_list && {param(search.exact_tags)}::text[]")
-    if search.whole_text:
-        exact.append(f"i.text_compact = {param(search.whole_text)}")
-    exact_sql = " OR ".join(exact) if exact else None
-    phrase_sql = f"i.text_compact LIKE {param(f'%{like_escape(search.phrase_text)}%')}" if search.phrase_text else None
-
-    tiers: list[tuple[int, list[str]]] = []
-    if exact_sql:
-        tiers.append((0, [f"({exact_sql})"]))
-    if phrase_sql:
-        tiers.append((1, [f"NOT ({exact_sql})"] * bool(exact_sql) + [phrase_sql]))
-    rest = [f"NOT ({exact_sql})"] * bool(exact_sql) + [f"NOT ({phrase_sql})"] * bool(phrase_sql)
-    tiers.append((2, rest))
-
-    after = search.after
-    selects: list[str] = []
-    for rank, predicates in tiers:
-        if after is not None and rank < after.key:
-            continue
-        conditions = where + predicates
-        if after is not None and rank == after.key:
-            conditions.append(f"(i.created_at, i.id) < ({param(after.created_at)}, {param(after.id)})")
-        selects.append(
-            f"""(SELECT {columns}, {rank} AS sort_key FROM images i
-                WHERE {" AND ".join(conditions) or "TRUE"}
-                ORDER BY i.created_at DESC, i.id DESC LIMIT {limit})"""
-        )
-    return f"""
-        SELECT * FROM ({" UNION ALL ".join(selects)}) hits
-        ORDER BY sort_key, created_at DESC, id DESC LIMIT {limit}
-    """
+CANDIDATE_SIMILARITY = 0.1
+"""Trigram similarity that gathers typo candidates through the index: `kat`/`cat` share one trigram of seven (0.14),
+words within two edits of a typed word of four letters or more share more."""
 
 
 async def similar_tags(conn: asyncpg.Connection, typed: str, *, max_distance: int, limit: int) -> list[TagCount]:
     """Tags and aliases that start with `typed` or are within `max_distance` edits of it (or trigram-similar).
 
     Prefix hits come first, then the closest, then the most used. An alias hit carries its tag and that tag's count.
-    The edit distance reads the whole `tags` table (one row per distinct tag, not per use).
+    Candidates come from the prefix and trigram indexes (`tags_name_trgm`, `tag_aliases_alias_trgm`) at a low
+    similarity, so the edit distance is computed for a few hundred names, not for every distinct tag. Run inside a
+    transaction (the similarity threshold is set for it alone).
     """
+    await conn.execute(f"SET LOCAL pg_trgm.similarity_threshold = {CANDIDATE_SIMILARITY}")
     records = await conn.fetch(
         """
         WITH candidates AS (
-            SELECT t.name, t.count, NULL::text AS tag FROM tags t WHERE t.count > 0
+            SELECT t.name, t.count, NULL::text AS tag FROM tags t
+            WHERE t.count > 0 AND (t.name LIKE $2 || '%' OR t.name % $1)
             UNION ALL
             SELECT a.alias, coalesce(t.count, 0), a.tag FROM tag_aliases a LEFT JOIN tags t ON t.name = a.tag
+            WHERE a.alias LIKE $2 || '%' OR a.alias % $1
         ), scored AS (
             SELECT name, count, tag,
                    CASE WHEN name LIKE $2 || '%' THEN 0 ELSE 1 END AS tier,

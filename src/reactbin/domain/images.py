@@ -10,10 +10,11 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db.pool import retry_conflicts
-from reactbin.db.search import similar_tags
+from reactbin.db.search import resolve_terms, similar_tags
 from reactbin.db.tagrules import canonical_tags
 from reactbin.domain.cursors import decode_cursor, page_of
 from reactbin.domain.resources import Resources
+from reactbin.domain.search import search_images
 from reactbin.domain.tags import MAX_TAG_LENGTH, normalise_tags
 from reactbin.errors import Forbidden, ImageNotFound, StorageError
 
@@ -41,8 +42,20 @@ async def find_by_hash(res: Resources, sha256: str) -> db.ImageRow:
 async def list_images(
     res: Resources, *, tags: list[str], limit: int, cursor: str | None, viewer: uuid.UUID | None = None
 ) -> ImagePage:
-    """Newest first, filtered by every tag given, one keyset page at a time; rows say whether `viewer` marked them."""
+    """Newest first, filtered by every tag given (through aliases and implications, as `tag:` in a search), one
+    keyset page at a time; rows say whether `viewer` marked them.
+
+    A tag that stands for itself alone (no alias, nothing implies it) walks its own index in display order; one that
+    stands for several tags (`animal` implied by `cat`) is answered by the search, whose cursors are its own.
+    """
     wanted = normalise_tags(list(tags))
+    if wanted:
+        async with res.db() as conn:
+            closures = (await resolve_terms(conn, [], wanted, [])).closures
+        if any(len(closure) != 1 for closure in closures):
+            found = await search_images(res, q="", tags=wanted, limit=limit, cursor=cursor, viewer=viewer)
+            return ImagePage(items=found.items, next_cursor=found.next_cursor)
+        wanted = list(dict.fromkeys(closure[0] for closure in closures))
     after = decode_cursor(cursor) if cursor else None
     async with res.db() as conn:
         rows = await db.list_images(conn, tags=wanted, limit=limit + 1, after=after, viewer=viewer)
@@ -108,6 +121,11 @@ async def delete_image(res: Resources, image_id: uuid.UUID, *, owner: uuid.UUID 
     deleted = await retry_conflicts(delete)
     if deleted is None:
         raise ImageNotFound()
+    await remove_objects(res, image_id, deleted)
+
+
+async def remove_objects(res: Resources, image_id: uuid.UUID, deleted: db.DeletedImage) -> None:
+    """After a row's delete committed: remove its objects unless another row took the same content meanwhile."""
     try:
         async with res.tx() as conn:
             await db.lock_hash(conn, deleted.hash)
@@ -126,9 +144,10 @@ async def suggest_tags(res: Resources, *, prefix: str, limit: int, typed: str | 
     cleaned = "-".join((typed if typed is not None else prefix).strip().lower().split())
     if len(cleaned) > MAX_TAG_LENGTH or not all(ch.isalnum() or ch in "-_:." for ch in cleaned):
         return []  # no tag can start like that (and PostgreSQL text cannot hold NUL)
-    async with res.db() as conn:
-        if typed is None or not cleaned:
+    if typed is None or not cleaned:
+        async with res.db() as conn:
             return await db.tag_counts(conn, prefix=cleaned, limit=limit)
-        # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
-        distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
+    # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
+    distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
+    async with res.tx() as conn:
         return await similar_tags(conn, cleaned, max_distance=distance, limit=limit)

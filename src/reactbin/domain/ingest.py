@@ -6,6 +6,7 @@ lock, so concurrent uploads of the same bytes make exactly one image and a faile
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from pathlib import Path
@@ -15,13 +16,14 @@ import msgspec
 
 from reactbin.db import images as db
 from reactbin.db import queue
+from reactbin.db.duplicates import link_similar
 from reactbin.db.pool import retry_conflicts
 from reactbin.db.tagrules import canonical_tags
 from reactbin.domain import captions
 from reactbin.domain.resources import Resources, cleanup_on_error
 from reactbin.domain.tags import MAX_TAGS
 from reactbin.domain.uploads import ReceivedFile
-from reactbin.errors import ImageNotFound, TooManyTags
+from reactbin.errors import ImageNotFound, InvalidCreatedAt, TooManyTags
 from reactbin.media.analyse import MediaAnalysis, analyse_upload
 from reactbin.media.formats import Format, Limits, sniff_file
 from reactbin.media.location import strip_location
@@ -35,11 +37,36 @@ class IngestResult(msgspec.Struct, frozen=True):
     duplicate: bool
 
 
+def parse_created_at(raw: str | None) -> dt.datetime | None:
+    """An upload's own `created_at` (restoring an export), or None for now.
+
+    Raises:
+        InvalidCreatedAt: not an ISO 8601 time with a time zone, or in the future.
+    """
+    if raw is None or not raw.strip():
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidCreatedAt() from None
+    if value.tzinfo is None or value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise InvalidCreatedAt()
+    return value
+
+
 async def ingest_upload(
-    res: Resources, upload: ReceivedFile, tags: list[str], *, uploaded_by: uuid.UUID | None = None
+    res: Resources,
+    upload: ReceivedFile,
+    tags: list[str],
+    *,
+    uploaded_by: uuid.UUID | None = None,
+    created_at: dt.datetime | None = None,
 ) -> IngestResult:
     """Store a received upload once per content hash; a repeat merges its tags into the existing image (and keeps
     its first uploader).
+
+    `created_at` (restoring an export) dates a new image; a repeat keeps the date it has. A new image's perceptual
+    hash and its pairs with the images it looks like are recorded in the same transaction (`link_similar`).
 
     Raises:
         EmptyFile, UnsupportedMediaType, InvalidImage, InvalidVideo, ImageTooLarge, VideoTooLong, MediaTimeout,
@@ -59,7 +86,9 @@ async def ingest_upload(
     settings = res.settings
     limits = Limits(settings.max_image_pixels, settings.max_video_seconds)
     analysis = await res.run_cpu(analyse_upload, upload.path, fmt, limits)
-    return await retry_conflicts(lambda: _store_new(res, upload, analysis, tags, also_known_as, uploaded_by))
+    return await retry_conflicts(
+        lambda: _store_new(res, upload, analysis, tags, also_known_as, uploaded_by, created_at)
+    )
 
 
 def _sniff_and_strip(path: Path) -> tuple[Format, tuple[str, int] | None]:
@@ -74,6 +103,7 @@ async def _store_new(
     tags: list[str],
     also_known_as: str | None,
     uploaded_by: uuid.UUID | None,
+    created_at: dt.datetime | None,
 ) -> IngestResult:
     info = analysis.info
     thumbnail = analysis.thumbnail
@@ -112,6 +142,7 @@ async def _store_new(
                 has_audio=info.has_audio,
                 placeholder=analysis.placeholder,
                 uploaded_by=uploaded_by,
+                created_at=created_at,
             ),
         )
         await db.add_tags(conn, image_id, await canonical_tags(conn, tags))
@@ -121,6 +152,8 @@ async def _store_new(
             # The preview is made by a worker (domain.media_jobs); the job commits (or rolls back) with the row.
             await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, image_id.bytes)
         await captions.queue_new_image(conn, image_id)
+        # Last before the commit: it takes the one lock that orders neighbour lookups (db/duplicates.py).
+        await link_similar(conn, image_id, analysis.phash)
         image = await db.get_image(conn, image_id)
         assert image is not None
     return IngestResult(image, duplicate=False)

@@ -1,4 +1,5 @@
-"""Media indexing of stored images: probe what was never probed, make missing placeholders and previews.
+"""Media indexing of stored images: probe what was never probed, make missing placeholders, previews and
+perceptual hashes.
 
 Runs as the `media` queue job (queued by an upload of an animation or video, and by `reactbin reindex --media`)
 and inline from `reactbin fsck --repair`. Idempotent and safe with several workers: every write of a derived
@@ -22,10 +23,12 @@ import msgspec
 from reactbin import metrics, scratch
 from reactbin.db import images as db
 from reactbin.db import queue
+from reactbin.db.duplicates import link_similar
 from reactbin.domain.resources import Resources
 from reactbin.errors import ObjectMissing, ReactbinError, StorageError
 from reactbin.media.analyse import analyse_stored
 from reactbin.media.formats import Limits
+from reactbin.media.perceptual import safe_perceptual_hash
 from reactbin.media.placeholder import placeholder_of
 from reactbin.media.preview import make_preview
 from reactbin.storage import download, keys
@@ -34,11 +37,13 @@ log = logging.getLogger(__name__)
 
 
 class MediaOutcome(msgspec.Struct, kw_only=True):
-    """What one run did; `failed` names the step that failed (`probe`, `placeholder`, `preview`) with its code."""
+    """What one run did; `failed` names the step that failed (`probe`, `placeholder`, `preview`, `hash`) with its
+    code."""
 
     probed: bool = False
     placeholder: bool = False
     preview: bool = False
+    hashed: bool = False
     failed: list[str] = msgspec.field(default_factory=list)
 
 
@@ -90,7 +95,8 @@ async def run_media_job(
 async def index_media(
     res: Resources, image_id: uuid.UUID, *, reprobe: bool = False, rebuild_preview: bool = False
 ) -> MediaOutcome:
-    """Bring one image's media facts, placeholder and preview up to date; a vanished image is a no-op.
+    """Bring one image's media facts, placeholder, preview and perceptual hash up to date; a vanished image is a
+    no-op.
 
     `reprobe` probes again and remakes the preview even when nothing is missing; `rebuild_preview` remakes the
     preview (fsck found its object gone).
@@ -100,6 +106,20 @@ async def index_media(
         row = await db.stored_image(conn, image_id)
     if row is None or not (reprobe or rebuild_preview or row.needs_media):
         return outcome
+    wants_preview = row.kind != "still" and (reprobe or rebuild_preview or row.preview_key is None)
+    if reprobe or not row.media_indexed or wants_preview:
+        await _from_original(res, row, outcome, reprobe=reprobe, rebuild_preview=rebuild_preview)
+    elif row.placeholder is None:
+        await _placeholder(res, row, outcome)
+    if reprobe or not row.phash_indexed:
+        await _hash(res, row, outcome)
+    return outcome
+
+
+async def _from_original(
+    res: Resources, row: db.StoredImage, outcome: MediaOutcome, *, reprobe: bool, rebuild_preview: bool
+) -> None:
+    """What needs the original's bytes: a probe, the placeholder it gives, a preview."""
     with tempfile.TemporaryDirectory(prefix="reactbin-media-", dir=scratch.process_dir()) as tmp:
         source = Path(tmp) / "original"
         await download(res.storage, row.storage_key, source)
@@ -108,18 +128,52 @@ async def index_media(
         if reprobe or not row.media_indexed:
             kind, made = await _probe(res, row, source, outcome)
             placeholder = placeholder or made
-        elif placeholder is None and row.thumbnail_key is not None:
-            thumbnail = await res.storage.read_bytes(row.thumbnail_key)
-            placeholder = await res.run_cpu(_placeholder_of_stored, thumbnail)
-            if placeholder is None:
-                outcome.failed.append("placeholder")
         if placeholder is not None and row.placeholder is None:
             async with res.tx() as conn:
                 await db.set_placeholder(conn, row.id, placeholder)
             outcome.placeholder = True
+        elif placeholder is None:
+            await _placeholder(res, row, outcome)
         if kind != "still" and (reprobe or rebuild_preview or row.preview_key is None):
             await _make_preview(res, row, source, outcome)
-    return outcome
+
+
+async def _placeholder(res: Resources, row: db.StoredImage, outcome: MediaOutcome) -> None:
+    """A placeholder from the stored thumbnail (no need for the original)."""
+    if row.thumbnail_key is None:
+        return
+    thumbnail = await res.storage.read_bytes(row.thumbnail_key)
+    placeholder = await res.run_cpu(_placeholder_of_stored, thumbnail)
+    if placeholder is None:
+        outcome.failed.append("placeholder")
+        return
+    async with res.tx() as conn:
+        await db.set_placeholder(conn, row.id, placeholder)
+    outcome.placeholder = True
+
+
+async def _hash(res: Resources, row: db.StoredImage, outcome: MediaOutcome) -> None:
+    """The perceptual hash of the stored thumbnail (the input an upload hashes); without one, none is recorded and
+    the image simply has no similar images (a corrupt frame is never an error)."""
+    async with res.db() as conn:
+        current = await db.stored_image(conn, row.id)  # the probe above may have made a new thumbnail
+    if current is None:
+        return
+    phash = None
+    if current.thumbnail_key is not None:
+        try:
+            thumbnail = await res.storage.read_bytes(current.thumbnail_key)
+        except ReactbinError as exc:
+            log.warning("no thumbnail to hash for image %s (%s)", row.id, exc.code)
+        else:
+            phash = await res.run_cpu(safe_perceptual_hash, thumbnail)
+    if phash is None:
+        outcome.failed.append("hash")
+    async with res.tx() as conn:
+        if await db.stored_image(conn, row.id) is None:
+            return
+        await link_similar(conn, row.id, phash)
+    outcome.hashed = phash is not None
 
 
 async def _probe(
@@ -168,7 +222,11 @@ async def _make_preview(res: Resources, row: db.StoredImage, source: Path, outco
         if await db.stored_image(conn, row.id) is None:
             return
         await res.storage.put_bytes(key, preview.data, "image/webp")
-        await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data))
+        if not await db.set_preview(conn, row.id, key=key, sha256=preview.sha256, size_bytes=len(preview.data)):
+            # The row was deleted between the check and the write (a delete takes no hash lock for the row itself):
+            # its objects are already being removed without this one, so remove it here.
+            await res.storage.delete(key)
+            return
     outcome.preview = True
 
 

@@ -1,4 +1,5 @@
-"""Everything an upload request learns from a file, in one pass: what it is, its thumbnail, its placeholder.
+"""Everything an upload request learns from a file, in one pass: what it is, its thumbnail, its placeholder, its
+perceptual hash.
 
 The caller sniffs the file once (`formats.sniff_file`) and hands the `Format` in; here an image's container is
 walked once and its pixels decoded once (reduced, straight into the thumbnail, whose frame also gives the
@@ -21,6 +22,7 @@ from reactbin.errors import InvalidImage, UnsupportedMediaType
 from reactbin.media import thumbnail
 from reactbin.media.animation import Timeline, read_timeline, sequence_timeline
 from reactbin.media.formats import THUMBNAIL_BOX, Format, Limits, MediaInfo, sniff_file
+from reactbin.media.perceptual import safe_hash_frame
 from reactbin.media.placeholder import placeholder_of_image
 from reactbin.media.still import decode_reduced, displayed_size, open_image, orientation
 from reactbin.media.thumbnail import Thumbnail
@@ -36,13 +38,15 @@ class MediaAnalysis(msgspec.Struct, frozen=True):
     info: MediaInfo
     thumbnail: Thumbnail
     placeholder: str | None
+    phash: str | None = None
+    """The perceptual hash of the thumbnail's frame (`media.perceptual`); None when it could not be made."""
 
 
 def analyse_upload(path: Path, fmt: Format, limits: Limits) -> MediaAnalysis:
-    """Validate an upload completely, make its thumbnail and its placeholder.
+    """Validate an upload completely, make its thumbnail, its placeholder and its perceptual hash.
 
-    The placeholder is a nicety: when it cannot be made it is None (fsck and `reindex --media` retry), never an
-    error.
+    The placeholder and the hash are niceties: when one cannot be made it is None (fsck and `reindex --media` retry
+    the placeholder; an image without a hash has no similar images), never an error.
 
     Raises:
         EmptyFile, UnsupportedMediaType, InvalidImage, InvalidVideo, ImageTooLarge, VideoTooLong, MediaTimeout.
@@ -51,7 +55,12 @@ def analyse_upload(path: Path, fmt: Format, limits: Limits) -> MediaAnalysis:
         info, frame = probe_video(path, fmt, limits)
     else:
         info, frame = _analyse_image(path, fmt, limits.max_pixels)
-    return MediaAnalysis(info=info, thumbnail=thumbnail.encode(frame), placeholder=safe_placeholder(frame))
+    return MediaAnalysis(
+        info=info,
+        thumbnail=thumbnail.encode(frame),
+        placeholder=safe_placeholder(frame),
+        phash=safe_hash_frame(frame),
+    )
 
 
 def analyse_stored(path: Path, limits: Limits) -> MediaAnalysis:

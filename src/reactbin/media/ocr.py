@@ -4,7 +4,8 @@
 few frames sampled (decoded one at a time) and their lines merged in order without repeats. `CaptionReader` runs
 it in one child process per job worker, so the model is loaded once, lazily, never on an event loop and never in
 an API process that runs no worker; a read that passes its time limit kills the child (the next read starts a
-fresh one). rapidocr often drops the spaces of upper-case English (`WHYNOTBOTH`): search matches on `compact`.
+fresh one). rapidocr often drops the spaces of upper-case English (`WHYNOTBOTH`): the child puts them back
+(`media/words.py`, `WHY NOT BOTH`), and search matches on `compact`, which is the same with or without them.
 
 The child belongs to its worker, not to the service: a stop (`systemctl stop` signals every process of the
 service, a terminal's Ctrl-C the whole process group) is the worker's to handle, which lets the read in progress
@@ -34,6 +35,7 @@ from PIL import Image
 
 from reactbin.errors import ImageTooLarge, InvalidImage, InvalidVideo, ReactbinError
 from reactbin.media.frames import sample_frames as _sample_frames
+from reactbin.media.words import default_segmenter, readable
 
 _MIN_SCORE = 0.5
 _ENGINE_OPTIONS: dict[str, Any] = {
@@ -316,6 +318,8 @@ def _serve(conn: Connection, threads: int) -> None:
     except Exception as exc:
         conn.send(("error", f"{type(exc).__name__}: {exc}", _peak_rss()))
         return
+    # The word list for readable captions loads here too, once, beside the model (see media/words.py).
+    default_segmenter()
     conn.send(("ready", None, _peak_rss()))
     while True:
         try:
@@ -327,6 +331,7 @@ def _serve(conn: Connection, threads: int) -> None:
         path, mime_type, frames, max_pixels = request
         try:
             caption = read_caption(engine, Path(path), mime_type, frames=frames, max_pixels=max_pixels)
+            caption = msgspec.structs.replace(caption, text=readable(caption.text))
         except Exception as exc:
             conn.send(
                 ("error", f"{type(exc).__name__}: {exc}" if not isinstance(exc, OcrFailed) else str(exc), _peak_rss())

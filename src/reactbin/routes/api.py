@@ -14,9 +14,9 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Schema
 
-from reactbin.routes import accounts, files, health, images, jobs, metrics, oidc, share, tagrules, tags
+from reactbin.routes import accounts, duplicates, files, health, images, jobs, metrics, oidc, share, tagrules, tags
 from reactbin.routes.access import document_access
-from reactbin.routes.schemas import ImageUpdate, NewApiKey, NewUser, Setup, SignIn, UserUpdate
+from reactbin.routes.schemas import ImageUpdate, MergeRequest, NewApiKey, NewUser, Setup, SignIn, UserUpdate
 from reactbin.routes.ui import ui_handlers
 from reactbin.settings import Settings
 
@@ -42,6 +42,9 @@ API_HANDLERS: list[Any] = [
     jobs.get_job_thumbnail,
     jobs.job_thumbnail_file,
     images.record_use,
+    duplicates.similar_images,
+    duplicates.merge_image,
+    duplicates.suggested_tags,
     tags.suggest_tags,
     tagrules.list_aliases,
     tagrules.create_alias,
@@ -75,7 +78,7 @@ OPENAPI = OpenAPIConfig(
     render_plugins=[SwaggerRenderPlugin()],
 )
 
-_CLOSED_BODIES = (ImageUpdate, NewUser, UserUpdate, SignIn, Setup, NewApiKey)
+_CLOSED_BODIES = (ImageUpdate, NewUser, UserUpdate, SignIn, Setup, NewApiKey, MergeRequest)
 """Request bodies decoded with `forbid_unknown_fields`: their schema must say so, or clients (and schemathesis)
 may send extra properties the API then refuses."""
 

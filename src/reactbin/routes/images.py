@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Annotated, Any
 
@@ -11,12 +12,12 @@ from litestar import Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import Schema
-from litestar.openapi.spec.enums import OpenAPIType
+from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from reactbin import metrics
 from reactbin.db.images import ImageRow
-from reactbin.domain import captions, favourites, ingest, search
+from reactbin.domain import captions, duplicates, favourites, ingest, search
 from reactbin.domain import images as library
 from reactbin.domain.ratelimit import RateLimiter
 from reactbin.domain.resources import Resources
@@ -34,6 +35,7 @@ from reactbin.routes.schemas import (
     TagsUpdate,
     UploadedImage,
     image_out,
+    similar_out,
     uploaded_out,
 )
 
@@ -55,6 +57,7 @@ def parse_image_id(raw: str) -> uuid.UUID:
 
 
 ImageId = Annotated[str, PathParameter(description="Image id", format="uuid")]
+SIMILAR_ON_UPLOAD = 20
 
 
 _UploadOperation = multipart_operation(
@@ -66,7 +69,13 @@ _UploadOperation = multipart_operation(
             f"and must then be 1-{MAX_TAG_LENGTH} letters, digits or `-_:.`",
             pattern=TAG_FIELD_PATTERN,
             max_length=MAX_FIELD_BYTES,
-        )
+        ),
+        "created_at": Schema(
+            type=OpenAPIType.STRING,
+            format=OpenAPIFormat.DATE_TIME,
+            description="When the image was first added, for restoring an export (`reactbin import --manifest`): "
+            "ISO 8601 with a time zone, not in the future; default now. Ignored when the bytes are stored already.",
+        ),
     },
 )
 
@@ -75,7 +84,8 @@ _UploadOperation = multipart_operation(
     "/images",
     operation_class=_UploadOperation,
     summary="Upload an image",
-    description="New content answers 201; content already stored answers 200 with `duplicate: true`.",
+    description='New content answers 201, with `similar`: stored images that show the same picture ("looks like '
+    'one you have"). Content already stored answers 200 with `duplicate: true`.',
     responses={200: ResponseSpec(data_container=UploadedImage, description="Duplicate of a stored image")}
     | errors(400, 413, 415, 422, 500, 503),
     status_code=201,
@@ -87,7 +97,10 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         form = await receive_upload(request, "file", res.settings.max_upload_bytes)
         try:
             tags = parse_tag_field(form.fields.get("tags"))
-            result = await ingest.ingest_upload(res, form.file, tags, uploaded_by=principal.user_id)
+            created_at = ingest.parse_created_at(form.fields.get("created_at"))
+            result = await ingest.ingest_upload(
+                res, form.file, tags, uploaded_by=principal.user_id, created_at=created_at
+            )
         finally:
             await asyncio.to_thread(form.file.discard)
     except ReactbinError as exc:
@@ -95,7 +108,17 @@ async def upload_image(request: Request[Any, Any, Any], res: NamedDependency[Res
         raise
     metrics.UPLOADS.labels("duplicate" if result.duplicate else "created").inc()
     marked = await favourites.favourites_among(res, principal.user_id, [result.image.id]) if result.duplicate else ()
-    body = uploaded_out(result.image, res.urls, duplicate=result.duplicate, favourite=result.image.id in marked)
+    similar: list[duplicates.SimilarImage] = []
+    if not result.duplicate:
+        with contextlib.suppress(ImageNotFound):  # deleted a moment after it was made: nothing is like it
+            similar = await duplicates.similar_images(res, result.image.id, limit=SIMILAR_ON_UPLOAD)
+    body = uploaded_out(
+        result.image,
+        res.urls,
+        duplicate=result.duplicate,
+        favourite=result.image.id in marked,
+        similar=similar_out(similar, res.urls),
+    )
     return Response(body, status_code=200 if result.duplicate else 201)
 
 

@@ -11,6 +11,7 @@ import msgspec
 from reactbin.db.images import ImageRow, Kind, TagCount, TextStatus
 from reactbin.db.jobs import JobRow, JobStatus
 from reactbin.domain.captions import MAX_TEXT_LENGTH
+from reactbin.domain.duplicates import SimilarImage
 from reactbin.domain.tags import MAX_TAG_LENGTH, TAG_PATTERN
 from reactbin.urls import UrlResolver
 
@@ -61,8 +62,40 @@ class Image(msgspec.Struct, frozen=True, kw_only=True):
     """Whether the requesting user marked it (always false for anonymous requests)."""
 
 
+class SimilarItem(msgspec.Struct, frozen=True):
+    image: Image
+    distance: int
+    """Bits in which the two perceptual hashes differ (0-64; at most 10 counts as the same picture)."""
+    relation: Literal["duplicate", "template"]
+    """`duplicate`: the same picture with the same caption (or none); `template`: the same picture with another
+    caption, a different reaction."""
+
+
+class SimilarList(msgspec.Struct, frozen=True):
+    items: list[SimilarItem]
+
+
 class UploadedImage(Image, frozen=True, kw_only=True):
     duplicate: bool
+    """The exact bytes were stored already (200): this is that image."""
+    similar: list[SimilarItem] = []
+    """Images that show the same picture (as `GET /images/{id}/similar`): "looks like one you have"."""
+
+
+class MergeRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    into: uuid.UUID
+    """The image to keep; the merged one is deleted after its tags, uses, favourites and hand-set caption move."""
+
+
+class SuggestedTagOut(msgspec.Struct, frozen=True):
+    tag: str
+    reason: Literal["similar", "caption"]
+    """`similar`: images showing the same picture have it; `caption`: a word of the caption is this tag."""
+    count: int
+
+
+class SuggestedTagList(msgspec.Struct, frozen=True):
+    items: list[SuggestedTagOut]
 
 
 class Correction(msgspec.Struct, frozen=True):
@@ -166,8 +199,21 @@ def image_out(row: ImageRow, urls: UrlResolver, *, favourite: bool = False) -> I
     )
 
 
-def uploaded_out(row: ImageRow, urls: UrlResolver, *, duplicate: bool, favourite: bool = False) -> UploadedImage:
-    return UploadedImage(**msgspec.structs.asdict(image_out(row, urls, favourite=favourite)), duplicate=duplicate)
+def uploaded_out(
+    row: ImageRow,
+    urls: UrlResolver,
+    *,
+    duplicate: bool,
+    favourite: bool = False,
+    similar: list[SimilarItem] | None = None,
+) -> UploadedImage:
+    return UploadedImage(
+        **msgspec.structs.asdict(image_out(row, urls, favourite=favourite)), duplicate=duplicate, similar=similar or []
+    )
+
+
+def similar_out(items: list[SimilarImage], urls: UrlResolver) -> list[SimilarItem]:
+    return [SimilarItem(image_out(item.image, urls), item.distance, item.relation) for item in items]
 
 
 def tag_suggestions_out(counts: list[TagCount]) -> TagSuggestions:

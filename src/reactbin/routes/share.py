@@ -278,8 +278,8 @@ def _not_found_page() -> Response[bytes]:
 def render_share_page(image: ShareCard, urls: UrlResolver, origin: str) -> str:
     """The page's HTML; every value from the library is escaped.
 
-    Tags and caption text stay out of it on purpose: the card behind it is cached while the image exists, and
-    neither is needed to unfurl a reaction.
+    The description is the readable caption (`WHY NOT BOTH`) when there is one: the card behind the page is dropped
+    on every replica when the caption changes. Tags stay out of it.
     """
     page_url = f"{origin}{share_page_path(image.id)}"
     file_url = absolute(urls.file_url(image.id, image.storage_key), origin)
@@ -287,6 +287,10 @@ def render_share_page(image: ShareCard, urls: UrlResolver, origin: str) -> str:
     video = image.mime_type.startswith("video/")
     kind = image.mime_type.split("/")[-1].upper()
     description = f"{kind}, {image.width}×{image.height}, on reactbin"
+    caption = " ".join((image.text or "").split())
+    if caption:
+        caption = caption if len(caption) <= 200 else caption[:199].rstrip() + "…"
+        description = f"“{caption}” · {description}"
     meta: list[tuple[str, str, str]] = [
         ("property", "og:site_name", "reactbin"),
         ("property", "og:type", "video.other" if video else "website"),

@@ -46,11 +46,16 @@ class Upload:
     filename: str
     data: bytes
     tags: str | None = None
+    created_at: str | None = None
 
     def form(self) -> aiohttp.FormData:
-        form = aiohttp.FormData()
+        # Not percent-encoded: the server keeps the name as sent (`"<>` included, quoted per RFC 7578), where
+        # aiohttp's default would store `"%3E%3C...` for a name such as `"><svg>.jpg`.
+        form = aiohttp.FormData(quote_fields=False)
         if self.tags:
             form.add_field("tags", self.tags)
+        if self.created_at:
+            form.add_field("created_at", self.created_at)
         form.add_field("file", self.data, filename=self.filename, content_type="application/octet-stream")
         return form
 

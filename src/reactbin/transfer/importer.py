@@ -43,6 +43,8 @@ class Item:
     text: str | None = None
     filename: str | None = None
     """The name to upload under (a manifest's original filename); else the file's own name."""
+    created_at: str | None = None
+    """When the image was first added (a manifest's), so a restore keeps the library's dates and order."""
 
 
 @dataclass
@@ -139,6 +141,7 @@ def items_from_manifest(manifest: Path) -> tuple[list[Item], list[Problem]]:
         tags = entry.get("tags")
         text = entry.get("text")
         filename = entry.get("filename")
+        created_at = entry.get("created_at")
         items.append(
             Item(
                 path=base.joinpath(*relative.parts),
@@ -146,6 +149,7 @@ def items_from_manifest(manifest: Path) -> tuple[list[Item], list[Problem]]:
                 expected_hash=str(entry["hash"]) if entry.get("hash") else None,
                 text=text if isinstance(text, str) else None,
                 filename=filename if isinstance(filename, str) and filename else None,
+                created_at=created_at if isinstance(created_at, str) and created_at else None,
             )
         )
     return items, problems
@@ -239,7 +243,7 @@ class _Run:
         if known.status not in (404, 405):  # 405: a server from before by-hash; the upload decides
             return REJECTED, f"{known.code or known.status}: {known.detail}"
 
-        form = Upload(item.filename or item.path.name, data, ",".join(item.tags) or None)
+        form = Upload(item.filename or item.path.name, data, ",".join(item.tags) or None, item.created_at)
         answer = await self.request("POST", "/images", upload=form)
         if answer.status >= 500:
             await asyncio.sleep(1.0)  # one retry: the server dedupes by hash, so a repeat is never a second image

@@ -12,6 +12,8 @@ type TagQuery = NonNullable<operations["ApiV1TagsSuggestTags"]["parameters"]["qu
 type TagsUpdate = components["schemas"]["TagsUpdate"];
 export type ShareXConfig = components["schemas"]["ShareXConfig"];
 type ImageUpdate = components["schemas"]["ImageUpdate"];
+export type SimilarItem = components["schemas"]["SimilarItem"];
+export type SuggestedTag = components["schemas"]["SuggestedTagOut"];
 
 const API = "/api/v1";
 
@@ -107,6 +109,24 @@ export function updateImage(id: string, update: ImageUpdate, token: string | nul
 
 export function deleteImage(id: string, token: string | null): Promise<void> {
   return request("DELETE", `/images/${encodeURIComponent(id)}`, { headers: authorization(token) });
+}
+
+/** Images that show the same picture: duplicates first, then the same template with another caption. */
+export async function similarImages(id: string, signal?: AbortSignal): Promise<SimilarItem[]> {
+  const path = `/images/${encodeURIComponent(id)}/similar`;
+  return (await request<components["schemas"]["SimilarList"]>("GET", path, signal ? { signal } : {})).items;
+}
+
+/** Move the image's tags, uses and hand-set caption into `into` and delete it; resolves with the kept image. */
+export function mergeImage(id: string, into: string, token: string | null): Promise<Image> {
+  const body: components["schemas"]["MergeRequest"] = { into };
+  return postJson(`/images/${encodeURIComponent(id)}/merge`, body, token);
+}
+
+/** Up to 10 existing tags the image probably wants (from similar images and caption words). */
+export async function suggestedTags(id: string, signal?: AbortSignal): Promise<SuggestedTag[]> {
+  const path = `/images/${encodeURIComponent(id)}/suggested-tags`;
+  return (await request<components["schemas"]["SuggestedTagList"]>("GET", path, signal ? { signal } : {})).items;
 }
 
 /** Count one use (copy, download, open) of an image; `sort:popular` orders by it. */

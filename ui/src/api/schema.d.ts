@@ -36,7 +36,7 @@ export interface paths {
         put?: never;
         /**
          * Upload an image
-         * @description New content answers 201; content already stored answers 200 with `duplicate: true`.
+         * @description New content answers 201, with `similar`: stored images that show the same picture ("looks like one you have"). Content already stored answers 200 with `duplicate: true`.
          */
         post: operations["ApiV1ImagesUploadImage"];
         delete?: never;
@@ -130,6 +130,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/images/{image_id}/merge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Merge an image into another one
+         * @description Moves the image's tags, uses, favourites and hand-set caption into `into` and deletes it; answers the kept image. 409 `merge_conflict` when `into` is the same image or either image does not exist (any more: of two merges of one image at once, one wins and the other gets 409).
+         */
+        post: operations["ApiV1ImagesImageIdMergeMergeImage"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/images/{image_id}/preview": {
         parameters: {
             query?: never;
@@ -145,6 +165,46 @@ export interface paths {
         options?: never;
         /** Download the looping animated WebP preview of an animation or video */
         head: operations["ApiV1ImagesImageIdPreviewHeadImagePreview"];
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/similar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Images that show the same picture
+         * @description Within 10 bits of the image's perceptual hash: `duplicate` (same caption, or none; also while a caption is still being read) first, then `template` (the same picture with another caption), nearest first. Empty for an image that could not be hashed.
+         */
+        get: operations["ApiV1ImagesImageIdSimilarSimilarImages"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/images/{image_id}/suggested-tags": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tags this image probably wants
+         * @description Up to 10 existing tags the image does not have: tags of images showing the same picture (`similar`, most shared first), then words of its caption that are tags or aliases (`caption`).
+         */
+        get: operations["ApiV1ImagesImageIdSuggestedTagsSuggestedTags"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -861,6 +921,11 @@ export interface components {
             /** @enum {string} */
             scope: "full" | "upload";
         };
+        /** MergeRequest */
+        MergeRequest: {
+            /** Format: uuid */
+            into: string;
+        };
         /** NewAlias */
         NewAlias: {
             alias: string;
@@ -959,6 +1024,28 @@ export interface components {
             public_read: boolean;
             setup_needed: boolean;
         };
+        /** SimilarItem */
+        SimilarItem: {
+            distance: number;
+            image: components["schemas"]["Image"];
+            /** @enum {string} */
+            relation: "duplicate" | "template";
+        };
+        /** SimilarList */
+        SimilarList: {
+            items: components["schemas"]["SimilarItem"][];
+        };
+        /** SuggestedTagList */
+        SuggestedTagList: {
+            items: components["schemas"]["SuggestedTagOut"][];
+        };
+        /** SuggestedTagOut */
+        SuggestedTagOut: {
+            count: number;
+            /** @enum {string} */
+            reason: "similar" | "caption";
+            tag: string;
+        };
         /** TagSuggestion */
         TagSuggestion: {
             count: number;
@@ -999,6 +1086,7 @@ export interface components {
             mime_type: string;
             placeholder: string | null;
             preview_url: string | null;
+            similar?: components["schemas"]["SimilarItem"][];
             size_bytes: number;
             storage_key: string;
             tags: string[];
@@ -1155,6 +1243,11 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": {
+                    /**
+                     * Format: date-time
+                     * @description When the image was first added, for restoring an export (`reactbin import --manifest`): ISO 8601 with a time zone, not in the future; default now. Ignored when the bytes are stored already.
+                     */
+                    created_at?: string;
                     /** Format: binary */
                     file: string;
                     /** @description Comma-separated tags, at most 50; each is lowercased, inner whitespace becomes `-`, and must then be 1-64 letters, digits or `-_:.` */
@@ -1996,6 +2089,96 @@ export interface operations {
             };
         };
     };
+    ApiV1ImagesImageIdMergeMergeImage: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MergeRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Image"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     ApiV1ImagesImageIdPreviewGetImagePreview: {
         parameters: {
             query?: never;
@@ -2194,6 +2377,144 @@ export interface operations {
             };
             /** @description Error */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdSimilarSimilarImages: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SimilarList"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ApiV1ImagesImageIdSuggestedTagsSuggestedTags: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Image id */
+                image_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SuggestedTagList"];
+                };
+            };
+            /** @description Error */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Sign-in or an API key is needed (reads: only when PUBLIC_READ=false); a bearer key or token that is not valid */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: the role or key scope does not allow this; `csrf_failed`: a signed-in browser write without X-CSRF-Token or from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Error */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,6 +9,8 @@ import { copyImage, formatDuration, placeholderUrl, reducedMotion } from "../med
 import { absoluteUrl, isSameOrigin, sharePageUrl, shortLink, thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
 import { ImpliedTags } from "./ImpliedTags";
+import { Similar } from "./Similar";
+import { SuggestedTags } from "./SuggestedTags";
 import { Notice } from "./Notice";
 import { TagInput } from "./TagInput";
 import { FavouriteButton } from "./FavouriteButton";
@@ -242,6 +244,7 @@ function ImageView({ image, onChange }: { image: Image; onChange: (image: Image)
           </div>
           <UploadedBy image={image} />
         </dl>
+        <Similar image={image} />
         <Actions image={image} />
       </aside>
     </article>
@@ -331,15 +334,18 @@ function TagEditor({ image, onChange }: { image: Image; onChange: (image: Image)
       </p>
       <ImpliedTags tags={tags} />
       {writable && (
-        <TagInput
-          id="tag-add"
-          label="Add a tag"
-          placeholder="Add a tag and press Enter"
-          exclude={tags}
-          inputRef={inputRef}
-          busy={saving}
-          onAdd={(added) => save([...tags, ...added])}
-        />
+        <>
+          <TagInput
+            id="tag-add"
+            label="Add a tag"
+            placeholder="Add a tag and press Enter"
+            exclude={tags}
+            inputRef={inputRef}
+            busy={saving}
+            onAdd={(added) => save([...tags, ...added])}
+          />
+          <SuggestedTags image={image} onChange={onChange} />
+        </>
       )}
       {error && (
         <p class="field-error" role="alert">

@@ -10,6 +10,8 @@ import { MAX_TAGS, parseTagList, tagProblem } from "../tags";
 import { ACCEPTED_NAMES, ACCEPT_ATTRIBUTE, NOT_ACCEPTED, looksAccepted } from "../filetypes";
 import { thumbnailSrc } from "../urls";
 import { Chips } from "./Chips";
+import { LooksLikeOne } from "./Similar";
+import { SuggestedTags } from "./SuggestedTags";
 
 const PARALLEL = 3;
 
@@ -322,9 +324,13 @@ function QueueItem({ item }: { item: Item }) {
           </>
         )}
         {status === "done" && image && (
-          <p class="queue-status ok">
-            Uploaded{image.tags.length ? ` · tagged ${image.tags.join(", ")}` : ""}
-          </p>
+          <>
+            <p class="queue-status ok">
+              Uploaded{image.tags.length ? ` · tagged ${image.tags.join(", ")}` : ""}
+            </p>
+            <LooksLikeOne image={image} />
+            <SuggestedTags image={image} />
+          </>
         )}
         {status === "duplicate" && image && (
           <p class="queue-status duplicate" role="status">

@@ -47,3 +47,5 @@ class ShareCard(msgspec.Struct, frozen=True, kw_only=True):
     height: int
     storage_key: str
     thumbnail_key: str | None
+    text: str | None = None
+    """The readable caption, for the page's description (a caption change drops the card on every replica)."""

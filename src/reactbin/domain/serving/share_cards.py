@@ -42,6 +42,7 @@ async def share_card(res: Resources, image_id: uuid.UUID) -> ShareCard:
         height=image.height,
         storage_key=image.storage_key,
         thumbnail_key=image.thumbnail_key,
+        text=image.text,
     )
     res.index.put(image_id, content, generation)
     res.share_cards.put(card.id, card)
