@@ -263,16 +263,19 @@ class CaptionReader:
         try:
             kind, value, rss = conn.recv()
         except (EOFError, OSError):
-            how = self._kill()
+            # The pipe closed: the child is ending. Give it a moment, so that the exit it reports is its own.
+            how = self._kill(grace=1.0)
             raise OcrCrashed(f"the OCR process died ({how})") from None
         return str(kind), value, int(rss)
 
-    def _kill(self) -> str:
-        """Stop the child if it still runs; say how it ended."""
+    def _kill(self, grace: float = 0.0) -> str:
+        """Stop the child if it still runs after `grace` seconds; say how it ended."""
         if self._conn is not None:
             self._conn.close()
         how = "not running"
         if self._process is not None:
+            if grace:
+                self._process.join(timeout=grace)
             if self._process.is_alive():
                 self._process.kill()
             self._process.join(timeout=5)
