@@ -30,7 +30,6 @@ from pgqueuer import PgQueuer
 from pgqueuer.errors import RetryRequested
 from pgqueuer.models import Job, Schedule
 
-from reactbin.db import queue
 from reactbin.db.queue import MEDIA_ENTRYPOINT, OCR_ENTRYPOINT, THUMBNAIL_ENTRYPOINT
 from reactbin.domain import captions, media_jobs, thumbnail_jobs
 from reactbin.domain.resources import Resources
@@ -172,17 +171,13 @@ class JobWorker:
         except asyncio.CancelledError:
             # A stop cut it short: pgqueuer drops a cancelled job, so queue it again (uncounted) for the next worker.
             with contextlib.suppress(Exception):
-                await asyncio.shield(self._requeue_media(job.payload or b""))
+                await asyncio.shield(media_jobs.queue_again(self.res, image_id, reprobe=reprobe))
             raise
         except Exception:
             log.exception("media job for image %s failed; `reactbin fsck --repair` retries it", image_id)
             return
         if outcome.failed:
             log.warning("media job for image %s: %s", image_id, ", ".join(outcome.failed))
-
-    async def _requeue_media(self, payload: bytes) -> None:
-        async with self.res.tx() as conn:
-            await queue.enqueue(conn, MEDIA_ENTRYPOINT, payload)
 
     async def _run_ocr_job(self, job: Job) -> None:
         assert self.reader is not None

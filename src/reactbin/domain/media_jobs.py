@@ -69,6 +69,12 @@ async def enqueue_media(conn: asyncpg.Connection, image_id: uuid.UUID, *, reprob
     await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, media_payload(image_id, reprobe=reprobe))
 
 
+async def queue_again(res: Resources, image_id: uuid.UUID, *, reprobe: bool) -> None:
+    """A new media job for an image whose job a stop cut short (pgqueuer drops a cancelled job)."""
+    async with res.tx() as conn:
+        await enqueue_media(conn, image_id, reprobe=reprobe)
+
+
 async def run_media_job(
     res: Resources, image_id: uuid.UUID, *, reprobe: bool, failed_attempts: int = 0
 ) -> MediaOutcome:
