@@ -32,6 +32,19 @@ CACHE_LOOKUPS = Counter(
 UPLOADS = Counter(
     "reactbin_uploads_total", "Image uploads by outcome (created, duplicate, or the error code)", ["outcome"]
 )
+# Recorded by the process that ran the job: `serve` with its in-process worker (a `reactbin worker` has no /metrics).
+OCR_SECONDS = Histogram(
+    "reactbin_ocr_seconds",
+    "Time of one OCR read (an image's sampled frames), by outcome: text, none, unreadable, timeout, crashed",
+    ["outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
+PREVIEW_SECONDS = Histogram(
+    "reactbin_preview_seconds",
+    "Time to make one preview (decode and encode), by outcome: made or failed",
+    ["outcome"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+)
 # Read from PostgreSQL at scrape time; every process would report the same value, so the newest one counts.
 JOBS = Gauge("reactbin_jobs", "Thumbnail jobs by state", ["state"], multiprocess_mode="mostrecent")
 QUEUE_DEPTH = Gauge("reactbin_job_queue_depth", "Queue entries waiting for a worker", multiprocess_mode="mostrecent")

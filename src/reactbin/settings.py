@@ -6,7 +6,9 @@ Thumbnail jobs (see `reactbin.worker`):
 - `WORKER_CONCURRENCY` (default 2): jobs one worker process runs at once (`reactbin worker --concurrency`).
 - `JOB_TTL` (default `7d`): how long a finished job, its thumbnail and its queue log stay; seconds, or a
   number with `s`, `m`, `h` or `d`, e.g. `3600`, `90s`, `15m`, `12h`, `7d`.
-- `JOB_MAX_ATTEMPTS` (default 3): starts before a job fails for good; a crashed worker's start counts.
+- `JOB_MAX_ATTEMPTS` (default 3): attempts before a job fails for good. A thumbnail job counts its starts (a
+  crashed worker's start included: its decode runs in the worker); OCR and media jobs count only attempts that
+  failed on their own (a timeout, a crashed OCR process, storage errors), never a start lost with its worker.
 - `JOB_RETRY_DELAY` (seconds, default 2): first back-off after a transient failure; doubles per attempt.
 - `JOB_HEARTBEAT_TIMEOUT` (seconds, default 5): a started job whose worker stops beating this long is
   taken over by another worker.
@@ -17,8 +19,8 @@ Caption text (OCR jobs, see `reactbin.media.ocr`):
 
 - `RUN_OCR` (`true`/`false`, default `true`): this process's job worker also reads caption text. An API
   process that runs no worker (or runs one with `RUN_OCR=false`) never loads the OCR model.
-- `OCR_TIMEOUT` (seconds, default 30): time limit of one image's OCR; past it the image's `text_status` is
-  `failed`.
+- `OCR_TIMEOUT` (seconds, default 30): time limit of one image's OCR read; past it the read is a failed attempt
+  (tried again up to `JOB_MAX_ATTEMPTS`, then the image's `text_status` is `failed`).
 - `OCR_THREADS` (default 1): onnxruntime threads of the worker's OCR process (it reads one image at a time). On 2
   shared cores one thread read an image for half the CPU time of two (onnxruntime's threads spin while they wait).
 - `OCR_FRAMES` (default 3): frames sampled from an animation; their text is merged.

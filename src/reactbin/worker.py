@@ -153,7 +153,8 @@ class JobWorker:
             raise
 
     async def _run_media_job(self, job: Job) -> None:
-        """Previews and placeholders: a failure leaves the field null (fsck --repair retries), never raises."""
+        """Previews and placeholders: retried while storage fails; a final failure leaves the field null (fsck
+        --repair or reindex --media try again), never raises."""
         try:
             image_id, reprobe = media_jobs.parse_media_payload(job.payload or b"")
         except ValueError:
@@ -161,7 +162,17 @@ class JobWorker:
             return
         try:
             async with self._slots:
-                outcome = await media_jobs.index_media(self.res, image_id, reprobe=reprobe)
+                outcome = await media_jobs.run_media_job(
+                    self.res, image_id, reprobe=reprobe, failed_attempts=job.attempts
+                )
+        except media_jobs.RetryMedia as exc:
+            log.warning("media job for image %s: %s; trying again in %.1f s", image_id, exc.reason, exc.delay)
+            raise RetryRequested(delay=dt.timedelta(seconds=exc.delay), reason=exc.reason) from exc
+        except asyncio.CancelledError:
+            # A stop cut it short: pgqueuer drops a cancelled job, so queue it again (uncounted) for the next worker.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(media_jobs.queue_again(self.res, image_id, reprobe=reprobe))
+            raise
         except Exception:
             log.exception("media job for image %s failed; `reactbin fsck --repair` retries it", image_id)
             return
@@ -177,10 +188,14 @@ class JobWorker:
             return
         try:
             async with self._slots:
-                await captions.run_ocr_job(self.res, self.reader, image_id)
+                await captions.run_ocr_job(self.res, self.reader, image_id, failed_attempts=job.attempts)
         except captions.RetryOcr as exc:
             raise RetryRequested(delay=dt.timedelta(seconds=exc.delay), reason=exc.reason) from exc
-        # A cancelled job (shutdown) leaves its image pending: the clean-up queues it again (LOST_OCR_GRACE).
+        except asyncio.CancelledError:
+            # A stop cut it short (SHUTDOWN_GRACE_SECONDS ran out): back to the queue at once, unfailed.
+            with contextlib.suppress(Exception):
+                await asyncio.shield(captions.hand_back(self.res, image_id, int(job.id)))
+            raise
 
     async def _run_maintenance(self, schedule: Schedule) -> None:
         await thumbnail_jobs.run_maintenance(self.res)

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from reactbin.media.ocr import CaptionReader, OcrFailed, OcrTimeout, compact, merge_lines, sample_frames
+from reactbin.media.ocr import (
+    CaptionReader,
+    OcrCrashed,
+    OcrFailed,
+    OcrTimeout,
+    compact,
+    merge_lines,
+    sample_frames,
+)
 from tests.conftest import MEDIA
 from tests.fixtures import memes
 
@@ -152,6 +164,50 @@ def test_a_read_past_its_time_limit_is_stopped_and_the_next_one_works(tmp_path: 
             reader.read(path, "image/png", timeout=0.001)
         assert compact("why not both") in compact(reader.read(path, "image/png", timeout=60).text)
         assert reader.peak_rss_bytes > 50 * 1024 * 1024  # the model is loaded in the child, not here
+    finally:
+        reader.close()
+
+
+def _at_birth(reader: CaptionReader, *signals: signal.Signals) -> tuple[threading.Thread, list[int]]:
+    """A thread that sends `signals` to the reader's next OCR process the moment it exists (its model still loading)."""
+    born: list[int] = []
+
+    def watch() -> None:
+        deadline = time.monotonic() + 30
+        while (pid := reader.pid) is None:
+            assert time.monotonic() < deadline, "no OCR process started"
+            time.sleep(0.001)
+        for signum in signals:
+            os.kill(pid, signum)
+        born.append(pid)
+
+    thread = threading.Thread(target=watch)
+    thread.start()
+    return thread, born
+
+
+def test_the_ocr_process_ignores_the_services_stop_signals_and_a_kill_is_a_crash(tmp_path: Path) -> None:
+    """`systemctl stop` signals every process of the service, a terminal's Ctrl-C its whole process group: the OCR
+    process lives on, from its first instant, in a group of its own, so that its worker decides what a stop means.
+    A kill (the OOM killer, which is asked to pick it first) is a crash that says so."""
+    reader = CaptionReader(threads=1, frames=3, max_pixels=MAX_PIXELS)
+    path = _write(tmp_path, "meme.png", memes.png_bytes(memes.memes()[0]))
+    try:
+        watcher, born = _at_birth(reader, signal.SIGTERM, signal.SIGINT)
+        caption = reader.read(path, "image/png", timeout=60)
+        watcher.join()
+        survivor = reader.pid
+        assert survivor is not None
+        assert born == [survivor]  # the read was done by the process that got the signals
+        assert compact("why not both") in compact(caption.text)
+        assert os.getpgid(survivor) == survivor != os.getpgid(0)
+        assert Path(f"/proc/{survivor}/oom_score_adj").read_text().strip() == "1000"
+
+        reader.close()
+        watcher, born = _at_birth(reader, signal.SIGKILL)
+        with pytest.raises(OcrCrashed, match=r"the OCR process died \(killed by SIGKILL\)"):
+            reader.read(path, "image/png", timeout=60)
+        watcher.join()
     finally:
         reader.close()
 

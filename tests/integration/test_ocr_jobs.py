@@ -6,6 +6,7 @@ import asyncio
 import io
 import multiprocessing
 import os
+import re
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from reactbin.db import captions as captions_db
 from reactbin.domain import captions
 from reactbin.embedded import EmbeddedPostgres
 from reactbin.media.ocr import CaptionReader, compact
-from tests.conftest import AppFactory, settings_of, storage_of, upload
+from tests.conftest import MEDIA, AppFactory, settings_of, storage_of, upload
 from tests.fixtures import memes
 from tests.support.jobs import FAST_JOBS, own_database, resources_of, worker_env
 
@@ -94,6 +95,39 @@ async def test_an_untagged_meme_gets_its_caption_in_the_background(ocr_client: A
     row = await text_row(db, created["id"])
     assert (row["text_source"], row["text_attempts"]) == ("ocr", 1)
     assert await ocr_jobs(db) == []  # the job is gone once it ran
+
+
+def _counts(text: str, name: str) -> dict[str, float]:
+    """`{outcome: count}` of one histogram in Prometheus text."""
+    return {
+        match[1]: float(match[2])
+        for line in text.splitlines()
+        if (match := re.match(rf'^{name}_count\{{outcome="(\w+)"\}} (\S+)$', line))
+    }
+
+
+async def test_ocr_and_preview_timings_are_in_the_metrics(ocr_client: Any) -> None:
+    async with ocr_client() as client:
+        before = (await client.get("/metrics")).text
+        meme = (await upload(client, MEME.filename, memes.png_bytes(MEME))).json()
+        blank = (await upload(client, "blank.png", png(Image.new("RGB", (300, 200), (90, 140, 200))))).json()
+        clip = (await upload(client, "animated.gif", (MEDIA / "animated.gif").read_bytes())).json()
+        for image in (meme, blank):
+            await wait_for_text(client, image["id"])
+        deadline = time.monotonic() + 30
+        while (await client.get(f"/api/v1/images/{clip['id']}")).json()["preview_url"] is None:
+            assert time.monotonic() < deadline, "no preview"
+            await asyncio.sleep(0.05)
+        after = (await client.get("/metrics")).text
+
+    def added(name: str, outcome: str) -> float:
+        return _counts(after, name).get(outcome, 0) - _counts(before, name).get(outcome, 0)
+
+    assert added("reactbin_ocr_seconds", "text") >= 1
+    assert added("reactbin_ocr_seconds", "none") >= 1
+    assert added("reactbin_preview_seconds", "made") == 1
+    assert "# TYPE reactbin_ocr_seconds histogram" in after
+    assert re.search(r'reactbin_preview_seconds_bucket\{le="60.0",outcome="made"\} [1-9]', after)
 
 
 async def test_an_image_without_text_ends_as_none(ocr_client: Any) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -183,6 +185,33 @@ def test_metrics_add_up_across_worker_processes(served: Server) -> None:
     }
     assert totals == {30.0}, served.log_tail()
     assert len(workers) >= 2  # two processes really answered (each logs its own pid)
+
+
+def test_a_worker_that_died_leaves_the_live_gauges(served: Server) -> None:
+    """uvicorn replaces a killed worker; its pool gauges (summed over live processes) stop counting it, while the
+    counters keep what it counted (prometheus-client's `mark_process_dead`, called by our uvicorn supervisor)."""
+
+    def gauge_pids() -> set[int]:
+        files = served.spool.glob("reactbin*/*/metrics/gauge_livesum_*.db")
+        return {int(path.stem.rsplit("_", 1)[1]) for path in files}
+
+    def wait_for_gauges(wanted: Any, what: str) -> set[int]:
+        deadline = time.monotonic() + 20
+        while not wanted(pids := gauge_pids()):
+            assert time.monotonic() < deadline, f"{what}: {pids}\n{served.log_tail()}"
+            time.sleep(0.05)
+        return pids
+
+    workers = wait_for_gauges(lambda pids: len(pids) == 2, "two workers with gauges")
+    victim = min(workers)
+    os.kill(victim, signal.SIGKILL)
+    after = wait_for_gauges(lambda pids: victim not in pids and len(pids) == 2, "a replacement")
+    scrape = httpx.get(f"{served.url}/metrics")
+
+    assert after - workers != set()  # a new worker took the victim's place
+    assert scrape.status_code == 200
+    assert "reactbin_db_pool_connections " in scrape.text
+    assert served.spool.glob(f"reactbin*/*/metrics/counter_{victim}.db")
 
 
 def test_json_log_lines_carry_the_exception_with_its_traceback() -> None:

@@ -71,7 +71,7 @@ class Server:
     process: subprocess.Popen[bytes]
     log: Path
     spool: Path
-    """The server's TMPDIR, where uploads are spooled."""
+    """The server's TMPDIR: each of its processes keeps its temp files in its own directory under `reactbin/`."""
 
     @property
     def api(self) -> str:
@@ -81,7 +81,12 @@ class Server:
         return self.log.read_text(errors="replace")[-4000:]
 
     def spooled(self) -> list[str]:
-        return sorted(path.name for path in self.spool.iterdir())
+        """The upload spools of every process of the server."""
+        return sorted(path.name for path in self.spool.glob("reactbin*/*/reactbin-upload-*"))
+
+    def process_dirs(self) -> list[str]:
+        """The per-process temp directories under the server's TMPDIR (`<pid>-<start time>`)."""
+        return sorted(path.name for path in self.spool.glob("reactbin*/*") if path.is_dir())
 
     async def reset(self) -> None:
         """An empty library (the database is shared with the rest of the suite)."""
@@ -122,8 +127,10 @@ def run_server(
     extra_env: dict[str, str] | None = None,
     reactbin: Path | None = None,
     cwd: Path = REPO,
+    tmpdir: Path | None = None,
 ) -> Iterator[Server]:
-    """`reactbin serve` on a free port with a new bucket (unless given) and its own TMPDIR; always stopped.
+    """`reactbin serve` on a free port with a new bucket (unless given) and its own TMPDIR (unless `tmpdir`, e.g.
+    one that several servers share); always stopped.
 
     The tests upload far more than a person would in a minute, all from 127.0.0.1, so there is no rate limit;
     jobs are left to the job tests' own workers. `reactbin` is the command to run (default: this venv's), `cwd`
@@ -131,8 +138,8 @@ def run_server(
     """
     port = free_port()
     bucket = bucket or s3.new_bucket()
-    spool = log_dir / f"spool-{port}"
-    spool.mkdir()
+    spool = tmpdir or log_dir / f"spool-{port}"
+    spool.mkdir(exist_ok=True)
     env = {key: value for key, value in os.environ.items() if not key.startswith(_SERVICE_VARS)}
     env |= {
         "DATABASE_URL": database_url,

@@ -11,10 +11,10 @@ import math
 import os
 import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from reactbin import scratch
 from reactbin.cli.common import embedded_defaults, load_settings, migrate_database, require_database
 from reactbin.logs import configure_logging, uvicorn_log_config
 from reactbin.settings import ConfigError, Settings
@@ -89,6 +89,7 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from reactbin.app import create_app
+    from reactbin.cli.supervisor import WorkerSupervisor
 
     # uvicorn takes whole seconds; rounding up keeps a fractional grace period (0.5) from becoming none at all.
     grace = math.ceil(settings.shutdown_grace)
@@ -109,8 +110,9 @@ def serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     }
     if workers > 1:
         # Each worker process builds its own app from the same environment (uvicorn needs an import string).
-        with _metrics_shared_by_workers(settings):
-            uvicorn.run("reactbin.cli.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+        with _metrics_shared_by_workers(settings) as metrics_dir:
+            config = uvicorn.Config("reactbin.cli.server:app_from_env", factory=True, workers=workers, **common)  # type: ignore[arg-type]
+            WorkerSupervisor(config, [config.bind_socket()], metrics_dir).run()
         return
     uvicorn.run(create_app(settings, freeze_gc=True), **common)  # type: ignore[arg-type]
 
@@ -129,23 +131,24 @@ MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @contextlib.contextmanager
-def _metrics_shared_by_workers(settings: Settings) -> Iterator[None]:
+def _metrics_shared_by_workers(settings: Settings) -> Iterator[Path | None]:
     """prometheus-client's multiprocess mode for `--workers N`: a directory of value files every worker writes.
 
     Set before any worker imports prometheus-client. An operator's PROMETHEUS_MULTIPROC_DIR is emptied at start
-    (old files would add counts of processes long gone); otherwise a temporary one is made and removed after.
+    (old files would add counts of processes long gone); otherwise one is made in this process's temp directory
+    and removed after (or swept by the next start, if this process is killed).
     """
     if not settings.metrics:
-        yield
+        yield None
         return
     given = os.environ.get(MULTIPROC_ENV)
-    path = Path(given) if given else Path(tempfile.mkdtemp(prefix="reactbin-metrics-"))
+    path = Path(given) if given else scratch.process_dir() / "metrics"
     path.mkdir(parents=True, exist_ok=True)
     for stale in path.glob("*.db"):
         stale.unlink()
     os.environ[MULTIPROC_ENV] = str(path)
     try:
-        yield
+        yield path
     finally:
         if not given:
             shutil.rmtree(path, ignore_errors=True)

@@ -44,6 +44,12 @@ async def enqueue_unique(conn: asyncpg.Connection, entrypoint: str, jobs: list[t
     return sum(1 for job_id in ids if job_id is not None)
 
 
+async def release_dedupe_key(conn: asyncpg.Connection, queue_job_id: int) -> None:
+    """Take the dedupe key off a queue job that is ending (cancelled), so a new job with that key can be queued
+    before pgqueuer has removed the old row."""
+    await conn.execute(f"UPDATE {QUEUE_TABLE} SET dedupe_key = NULL WHERE id = $1", queue_job_id)
+
+
 async def prune_history(conn: asyncpg.Connection, older_than: dt.timedelta) -> int:
     """Delete queue log and statistics rows older than `older_than`, in batches; return how many went."""
     total = 0

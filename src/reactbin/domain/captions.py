@@ -1,9 +1,12 @@
 """Caption text use cases: queue OCR for an image, run an OCR job (in a worker), correct the text by hand,
 and re-queue a library (`reactbin reindex --ocr`).
 
-OCR never fails or deletes an image: an unreadable file, a timeout or a crashed OCR process ends in
-`text_status: failed`. A hand-set text (`text_source='manual'`) is never overwritten: every OCR write is
-conditional on the text still being OCR's to write.
+OCR never fails or deletes an image: an unreadable file ends in `text_status: failed` at once; a read that timed
+out, an OCR process that died during the read and storage errors are tried again with back-off and end in
+`failed` after `JOB_MAX_ATTEMPTS` such attempts. A start that never ended (its worker was stopped or killed:
+pgqueuer hands the job to another worker once its heartbeat stops) is not the image's fault and never counts:
+pgqueuer counts only the retries a job asked for. A hand-set text (`text_source='manual'`) is never
+overwritten: every OCR write is conditional on the text still being OCR's to write.
 """
 
 from __future__ import annotations
@@ -12,17 +15,20 @@ import asyncio
 import datetime as dt
 import logging
 import tempfile
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
 
+from reactbin import metrics, scratch
 from reactbin.db import captions as db
 from reactbin.db import images as images_db
+from reactbin.db import queue
 from reactbin.domain.resources import Resources
 from reactbin.errors import ImageNotFound, InvalidText, ObjectMissing, StorageError
-from reactbin.media.ocr import CaptionReader, OcrFailed, OcrTimeout
+from reactbin.media.ocr import Caption, CaptionReader, OcrCrashed, OcrFailed, OcrTimeout
 from reactbin.storage import download
 
 log = logging.getLogger(__name__)
@@ -36,7 +42,8 @@ _LOST_BATCH = 100
 
 
 class RetryOcr(Exception):
-    """Storage failed while fetching the original; run the job again after `delay` seconds."""
+    """The attempt failed for a reason that may pass (storage, a timeout, a dead OCR process); run the job again
+    after `delay` seconds."""
 
     def __init__(self, delay: float, reason: str) -> None:
         super().__init__(reason)
@@ -79,42 +86,78 @@ async def set_text(res: Resources, image_id: uuid.UUID, text: str | None) -> ima
     return image
 
 
-async def run_ocr_job(res: Resources, reader: CaptionReader, image_id: uuid.UUID) -> str:
+async def run_ocr_job(res: Resources, reader: CaptionReader, image_id: uuid.UUID, *, failed_attempts: int = 0) -> str:
     """Read one image's caption in a worker and record it; return the outcome (for logs and tests).
 
-    Idempotent: an image that is gone, already read or hand-set is left alone.
+    `failed_attempts` is how many earlier attempts of this job failed and asked to be retried (pgqueuer's count,
+    which starts lost with a dead worker never raise). Idempotent: an image that is gone, already read or
+    hand-set is left alone.
 
     Raises:
-        RetryOcr: storage failed and attempts remain (the image stays pending).
+        RetryOcr: the attempt failed for a reason that may pass and attempts remain (the image stays pending).
     """
     async with res.db() as conn:
         target = await db.claim_ocr(conn, image_id)
     if target is None:
         return "skipped"
-    limit = res.settings.job_max_attempts
-    if target.attempts > limit:
-        # The earlier starts never finished: the worker died (killed, out of memory) every time.
-        return await _finish(res, image_id, "failed", None, f"started {limit} times without finishing")
+    if target.attempts > failed_attempts + 1:
+        lost = target.attempts - failed_attempts - 1
+        log.info("ocr %s: %d earlier start(s) ended with their worker; they do not count", image_id, lost)
     settings = res.settings
     try:
-        with tempfile.TemporaryDirectory(prefix="reactbin-ocr-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="reactbin-ocr-", dir=scratch.process_dir()) as tmp:
             source = Path(tmp) / "original"
             await download(res.storage, target.storage_key, source)
-            caption = await asyncio.to_thread(reader.read, source, target.mime_type, settings.ocr_timeout)
+            caption = await _read(reader, source, target.mime_type, settings.ocr_timeout)
     except ObjectMissing:
         return await _finish(res, image_id, "failed", None, "the original is no longer stored")
-    except StorageError as exc:
-        if target.attempts >= limit:
-            return await _finish(res, image_id, "failed", None, f"storage kept failing ({target.attempts} attempts)")
-        delay = settings.job_retry_delay * 2 ** (target.attempts - 1)
-        raise RetryOcr(delay, f"storage failed on attempt {target.attempts}") from exc
-    except OcrTimeout as exc:
-        return await _finish(res, image_id, "failed", None, str(exc))
     except OcrFailed as exc:
         return await _finish(res, image_id, "failed", None, str(exc))
+    except (OcrTimeout, OcrCrashed, StorageError) as exc:
+        reason = str(exc)
+        if isinstance(exc, StorageError):
+            reason = f"storage failed ({type(exc.__cause__ or exc).__name__})"
+        attempt, limit = failed_attempts + 1, settings.job_max_attempts
+        if attempt >= limit:
+            return await _finish(res, image_id, "failed", None, f"{reason} (attempt {attempt} of {limit})")
+        delay = settings.job_retry_delay * 2 ** (attempt - 1)
+        log.warning("ocr %s: %s (attempt %d of %d); trying again in %.1f s", image_id, reason, attempt, limit, delay)
+        raise RetryOcr(delay, f"{reason} (attempt {attempt} of {limit})") from exc
     text = caption.text.replace("\x00", "")[:MAX_TEXT_LENGTH].strip()
     log.info("ocr %s: %d characters from %d frame(s) in %.2f s", image_id, len(text), caption.frames, caption.seconds)
     return await _finish(res, image_id, "done" if text else "none", text or None, "")
+
+
+async def _read(reader: CaptionReader, source: Path, mime_type: str, timeout: float) -> Caption:
+    """`reader.read` off the event loop, timed by outcome for the metrics (a read cut short by a stop is not)."""
+    started = time.perf_counter()
+    outcome = "crashed"
+    try:
+        caption = await asyncio.to_thread(reader.read, source, mime_type, timeout)
+        outcome = "text" if caption.text.strip() else "none"
+        return caption
+    except OcrTimeout:
+        outcome = "timeout"
+        raise
+    except OcrFailed:
+        outcome = "unreadable"
+        raise
+    except asyncio.CancelledError:
+        outcome = ""
+        raise
+    finally:
+        if outcome:
+            metrics.OCR_SECONDS.labels(outcome).observe(time.perf_counter() - started)
+
+
+async def hand_back(res: Resources, image_id: uuid.UUID, queue_job_id: int) -> None:
+    """Give an image whose OCR job was cut short by a stop a new queue job at once, uncounted (pgqueuer drops a
+    cancelled job; without this the image would wait for the clean-up's `LOST_OCR_GRACE`)."""
+    async with res.tx() as conn:
+        # The cancelled row still holds the image's dedupe key until pgqueuer logs it; the new job needs it.
+        await queue.release_dedupe_key(conn, queue_job_id)
+        await db.touch_queued(conn, [image_id])
+        await db.queue_ocr(conn, [image_id])
 
 
 async def _finish(res: Resources, image_id: uuid.UUID, status: db.Outcome, text: str | None, reason: str) -> str:

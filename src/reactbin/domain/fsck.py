@@ -21,6 +21,7 @@ from pathlib import Path
 import asyncpg
 import msgspec
 
+from reactbin import scratch
 from reactbin.db import images as db
 from reactbin.db import jobs as jobs_db
 from reactbin.domain.media_jobs import index_media
@@ -151,7 +152,7 @@ async def _repair_media(res: Resources, row: db.StoredImage, report: Report, *, 
 
 
 async def _regenerate_thumbnail(res: Resources, row: db.StoredImage, report: Report) -> None:
-    with tempfile.TemporaryDirectory(prefix="reactbin-fsck-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="reactbin-fsck-", dir=scratch.process_dir()) as tmp:
         source = Path(tmp) / "original"
         try:
             await download(res.storage, row.storage_key, source)

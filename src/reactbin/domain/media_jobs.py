@@ -5,24 +5,27 @@ Runs as the `media` queue job (queued by an upload of an animation or video, and
 and inline from `reactbin fsck --repair`. Idempotent and safe with several workers: every write of a derived
 object and its row happens under the image's content-hash lock, and objects are content-addressed, so two runs
 for one image write the same bytes to the same key. A derivation that fails leaves its field null and never
-touches the original.
+touches the original. The queue job is tried again with back-off while storage fails (up to `JOB_MAX_ATTEMPTS`);
+a file the media code refuses is final (fsck or reindex may try it again).
 """
 
 from __future__ import annotations
 
 import logging
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
 import asyncpg
 import msgspec
 
+from reactbin import metrics, scratch
 from reactbin.db import images as db
 from reactbin.db import queue
 from reactbin.db.duplicates import link_similar
 from reactbin.domain.resources import Resources
-from reactbin.errors import ReactbinError
+from reactbin.errors import ObjectMissing, ReactbinError, StorageError
 from reactbin.media.analyse import analyse_stored
 from reactbin.media.formats import Limits
 from reactbin.media.perceptual import safe_perceptual_hash
@@ -44,6 +47,15 @@ class MediaOutcome(msgspec.Struct, kw_only=True):
     failed: list[str] = msgspec.field(default_factory=list)
 
 
+class RetryMedia(Exception):
+    """Storage failed during the job; run it again after `delay` seconds."""
+
+    def __init__(self, delay: float, reason: str) -> None:
+        super().__init__(reason)
+        self.delay = delay
+        self.reason = reason
+
+
 def media_payload(image_id: uuid.UUID, *, reprobe: bool = False) -> bytes:
     return image_id.bytes + (b"!" if reprobe else b"")
 
@@ -55,6 +67,35 @@ def parse_media_payload(payload: bytes) -> tuple[uuid.UUID, bool]:
 
 async def enqueue_media(conn: asyncpg.Connection, image_id: uuid.UUID, *, reprobe: bool = False) -> None:
     await queue.enqueue(conn, queue.MEDIA_ENTRYPOINT, media_payload(image_id, reprobe=reprobe))
+
+
+async def queue_again(res: Resources, image_id: uuid.UUID, *, reprobe: bool) -> None:
+    """A new media job for an image whose job a stop cut short (pgqueuer drops a cancelled job)."""
+    async with res.tx() as conn:
+        await enqueue_media(conn, image_id, reprobe=reprobe)
+
+
+async def run_media_job(
+    res: Resources, image_id: uuid.UUID, *, reprobe: bool, failed_attempts: int = 0
+) -> MediaOutcome:
+    """The `media` queue job: `index_media`, asking to be run again while storage fails.
+
+    `failed_attempts` is how many earlier attempts asked to be retried (pgqueuer's count: a start lost with a dead
+    worker does not raise it).
+
+    Raises:
+        RetryMedia: storage failed and attempts remain.
+    """
+    try:
+        return await index_media(res, image_id, reprobe=reprobe)
+    except ObjectMissing:
+        return MediaOutcome(failed=["original content_not_found"])
+    except StorageError as exc:
+        attempt, limit = failed_attempts + 1, res.settings.job_max_attempts
+        reason = f"storage failed ({type(exc.__cause__ or exc).__name__}) (attempt {attempt} of {limit})"
+        if attempt >= limit:
+            return MediaOutcome(failed=[reason])
+        raise RetryMedia(res.settings.job_retry_delay * 2 ** (attempt - 1), reason) from exc
 
 
 async def index_media(
@@ -85,7 +126,7 @@ async def _from_original(
     res: Resources, row: db.StoredImage, outcome: MediaOutcome, *, reprobe: bool, rebuild_preview: bool
 ) -> None:
     """What needs the original's bytes: a probe, the placeholder it gives, a preview."""
-    with tempfile.TemporaryDirectory(prefix="reactbin-media-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="reactbin-media-", dir=scratch.process_dir()) as tmp:
         source = Path(tmp) / "original"
         await download(res.storage, row.storage_key, source)
         kind = row.kind
@@ -171,12 +212,15 @@ async def _probe(
 
 
 async def _make_preview(res: Resources, row: db.StoredImage, source: Path, outcome: MediaOutcome) -> None:
+    started = time.perf_counter()
     try:
         preview = await res.run_cpu(make_preview, source, row.mime_type)
     except ReactbinError as exc:
+        metrics.PREVIEW_SECONDS.labels("failed").observe(time.perf_counter() - started)
         log.warning("no preview for image %s (%s)", row.id, exc.code)
         outcome.failed.append(f"preview {exc.code}")
         return
+    metrics.PREVIEW_SECONDS.labels("made").observe(time.perf_counter() - started)
     key = keys.preview_key(row.hash)
     async with res.tx() as conn:
         # Under the hash lock: a delete of this content (or fsck) waits, so the object never outlives its row.

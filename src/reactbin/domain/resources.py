@@ -13,6 +13,7 @@ from typing import ParamSpec, TypeVar
 
 import asyncpg
 
+from reactbin import scratch
 from reactbin.db.pool import acquire, create_pool, transaction
 from reactbin.domain.serving.caches import SHARE_CARDS, ObjectCache, ShareCard
 from reactbin.domain.serving.index import ContentIndex, listening
@@ -58,6 +59,8 @@ async def open_resources(
 
     `serving` processes also follow image invalidations, so they may answer revalidations from memory.
     """
+    # Start-up is when a process removes what dead ones left in the temp directory (see `reactbin.scratch`).
+    await asyncio.to_thread(scratch.sweep)
     cpu = ThreadPoolExecutor(max_workers=cpu_threads or max(2, os.cpu_count() or 2), thread_name_prefix="reactbin-cpu")
     try:
         pool = await create_pool(settings)

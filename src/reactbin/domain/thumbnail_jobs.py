@@ -20,6 +20,7 @@ from typing import Annotated
 
 import msgspec
 
+from reactbin import scratch
 from reactbin.db import jobs as db
 from reactbin.db import queue
 from reactbin.domain.cursors import decode_cursor, page_of
@@ -231,7 +232,7 @@ async def run_thumbnail_job(res: Resources, job_id: uuid.UUID, *, queue_job_id: 
 
 async def _render(res: Resources, job: db.ClaimedJob) -> db.JobResult:
     # The source goes to a temp file, not memory: a worker runs several jobs of up to MAX_UPLOAD_BYTES at once.
-    with tempfile.TemporaryDirectory(prefix="reactbin-job-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="reactbin-job-", dir=scratch.process_dir()) as tmp:
         source = Path(tmp) / "source"
         await download(res.storage, job.source_key, source)
         thumbnail = await res.run_cpu(

@@ -6,17 +6,26 @@ it in one child process per job worker, so the model is loaded once, lazily, nev
 an API process that runs no worker; a read that passes its time limit kills the child (the next read starts a
 fresh one). rapidocr often drops the spaces of upper-case English (`WHYNOTBOTH`): the child puts them back
 (`media/words.py`, `WHY NOT BOTH`), and search matches on `compact`, which is the same with or without them.
+
+The child belongs to its worker, not to the service: a stop (`systemctl stop` signals every process of the
+service, a terminal's Ctrl-C the whole process group) is the worker's to handle, which lets the read in progress
+finish or hands the job back. So the child runs in a process group of its own and ignores SIGTERM and SIGINT from
+its first instruction on; it ends when the worker closes it or goes away (its pipe closes). It also volunteers as
+the OOM killer's first choice: an image that needs too much memory then costs the read, not the worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import os
 import resource
+import signal
 import threading
 import time
 import unicodedata
 from collections.abc import Iterator
+from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, Protocol
@@ -47,7 +56,11 @@ class OcrTimeout(Exception):
 
 
 class OcrFailed(Exception):
-    """The file could not be read (a corrupt frame, an undecodable image) or the OCR process died."""
+    """The file could not be read (a corrupt frame, an undecodable image): reading it again cannot help."""
+
+
+class OcrCrashed(Exception):
+    """The OCR process died during the read (killed, out of memory, a crash in native code) or could not start."""
 
 
 class Caption(msgspec.Struct, frozen=True):
@@ -186,7 +199,8 @@ class CaptionReader:
 
         Raises:
             OcrTimeout: the read passed `timeout` seconds (the child is killed).
-            OcrFailed: the file is unreadable, or the child died or could not start.
+            OcrFailed: the file is unreadable.
+            OcrCrashed: the child died during the read, or could not start.
         """
         with self._lock:
             conn = self._started()
@@ -199,6 +213,12 @@ class CaptionReader:
             if kind == "error":
                 raise OcrFailed(str(value))
             return msgspec.convert(value, Caption)
+
+    @property
+    def pid(self) -> int | None:
+        """The OCR process's id while one runs (it starts at the first read)."""
+        process = self._process
+        return process.pid if process is not None else None
 
     def close(self) -> None:
         """Stop the child (it is started again by the next read)."""
@@ -218,43 +238,84 @@ class CaptionReader:
         context = multiprocessing.get_context("spawn")
         parent, child = context.Pipe()
         process = context.Process(target=_serve, args=(child, self.threads), name="reactbin-ocr", daemon=True)
-        process.start()
+        # The child inherits this thread's signal mask across fork and exec: with the stop signals blocked it
+        # cannot die of one before `_serve` has set them to be ignored. multiprocessing starts its resource tracker
+        # at the first spawn and unblocks SIGINT and SIGTERM after doing so, so that has to happen first.
+        resource_tracker.ensure_running()
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         child.close()
         self._process, self._conn = process, parent
         if not parent.poll(self.start_timeout):
             self._kill()
-            raise OcrFailed(f"the OCR model did not load within {self.start_timeout:g} s")
+            raise OcrCrashed(f"the OCR model did not load within {self.start_timeout:g} s")
         kind, value, rss = self._receive(parent)
         self.peak_rss_bytes = max(self.peak_rss_bytes, rss)
         if kind != "ready":
             self._kill()
-            raise OcrFailed(f"the OCR model did not load: {value}")
+            raise OcrCrashed(f"the OCR model did not load: {value}")
         return parent
 
     def _receive(self, conn: Connection) -> tuple[str, Any, int]:
         try:
             kind, value, rss = conn.recv()
         except (EOFError, OSError):
-            self._kill()
-            raise OcrFailed("the OCR process died") from None
+            # The pipe closed: the child is ending. Give it a moment, so that the exit it reports is its own.
+            how = self._kill(grace=1.0)
+            raise OcrCrashed(f"the OCR process died ({how})") from None
         return str(kind), value, int(rss)
 
-    def _kill(self) -> None:
+    def _kill(self, grace: float = 0.0) -> str:
+        """Stop the child if it still runs after `grace` seconds; say how it ended."""
         if self._conn is not None:
             self._conn.close()
+        how = "not running"
         if self._process is not None:
+            if grace:
+                self._process.join(timeout=grace)
             if self._process.is_alive():
                 self._process.kill()
             self._process.join(timeout=5)
+            how = _exit_description(self._process.exitcode)
         self._process, self._conn = None, None
+        return how
+
+
+_STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def _exit_description(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
 
 
 def _peak_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _detach_from_the_service() -> None:
+    """Make the service's stop signals the worker's business only, and offer this process to the OOM killer."""
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)  # blocked by the parent until now
+    os.setpgrp()
+    # Raising one's own score needs no privilege; under memory pressure the read dies, the worker lives on.
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
+
+
 def _serve(conn: Connection, threads: int) -> None:
     """The child: load the model once, then answer read requests until told to stop or the parent goes."""
+    _detach_from_the_service()
     try:
         engine = load_engine(threads)
     except Exception as exc:

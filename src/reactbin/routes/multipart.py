@@ -25,6 +25,7 @@ from litestar.openapi.spec import OpenAPIMediaType, Operation, RequestBody, Sche
 from litestar.openapi.spec.enums import OpenAPIType
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
+from reactbin import scratch
 from reactbin.domain.uploads import ReceivedFile
 from reactbin.errors import ClientGone, FileTooLarge, InvalidMultipart, MissingFile, RequestTooLarge
 
@@ -48,7 +49,7 @@ class _Spool:
     """A temp file fed in ~1 MiB batches from a worker thread, so hashing and writing stay off the loop."""
 
     def __init__(self, directory: Path | None) -> None:
-        fd, name = tempfile.mkstemp(prefix="reactbin-upload-", dir=directory)
+        fd, name = tempfile.mkstemp(prefix="reactbin-upload-", dir=directory or scratch.process_dir())
         self.path = Path(name)
         self._handle: BinaryIO = os.fdopen(fd, "wb")
         self._hash = hashlib.sha256()
