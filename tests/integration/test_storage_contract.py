@@ -98,7 +98,7 @@ async def test_check_passes(storage: Storage) -> None:
 
 
 async def test_hand_signed_gets_match_botocore() -> None:
-    """The proxy's read path signs GETs itself; the signature must be the one botocore would send."""
+    """The proxy's reads and the upload's writes are signed here; the signature must be the one botocore would send."""
     import datetime as dt
 
     import aiohttp
@@ -106,7 +106,7 @@ async def test_hand_signed_gets_match_botocore() -> None:
     from botocore.awsrequest import AWSRequest
     from botocore.credentials import Credentials
 
-    from reactbin.storage.sigv4 import SignedGetter
+    from reactbin.storage.sigv4 import SignedRequests
 
     class UnsignedPayload(S3SigV4Auth):
         def payload(self, request: AWSRequest) -> str:
@@ -114,7 +114,7 @@ async def test_hand_signed_gets_match_botocore() -> None:
 
     async with aiohttp.ClientSession() as session:
         for endpoint, region in [("http://127.0.0.1:8333", "us-east-1"), ("https://acct.r2.example.com", "auto")]:
-            getter = SignedGetter(
+            getter = SignedRequests(
                 session,
                 endpoint_url=endpoint,
                 bucket="bucket-1",
@@ -122,11 +122,12 @@ async def test_hand_signed_gets_match_botocore() -> None:
                 access_key_id="AK",
                 secret_access_key="SK",
             )
-            request = AWSRequest(method="GET", url=f"{endpoint}/bucket-1/thumbnails/v1/{'ab' * 32}.webp")
-            UnsignedPayload(Credentials("AK", "SK"), "s3", region).add_auth(request)
-            stamp = request.headers["X-Amz-Date"]
-            now = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
+            for method in ("GET", "PUT"):
+                request = AWSRequest(method=method, url=f"{endpoint}/bucket-1/thumbnails/v1/{'ab' * 32}.webp")
+                UnsignedPayload(Credentials("AK", "SK"), "s3", region).add_auth(request)
+                stamp = request.headers["X-Amz-Date"]
+                now = dt.datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=dt.UTC)
 
-            ours = getter.headers(f"/bucket-1/thumbnails/v1/{'ab' * 32}.webp", now)
+                ours = getter.headers(f"/bucket-1/thumbnails/v1/{'ab' * 32}.webp", now, method)
 
-            assert ours["authorization"] == request.headers["Authorization"]
+                assert ours["authorization"] == request.headers["Authorization"], method

@@ -7,7 +7,7 @@ import contextlib
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import aioboto3
 import aiohttp
@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from reactbin.errors import ObjectMissing, StorageError, StorageWriteError
 from reactbin.settings import S3Settings
 from reactbin.storage.base import CHUNK_SIZE
-from reactbin.storage.sigv4 import ResponseBody, SignedGetter, session_for
+from reactbin.storage.sigv4 import ResponseBody, SignedRequests, session_for
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _SLOWEST_UPLOAD_BYTES_PER_SECOND = 1024 * 1024
@@ -61,7 +61,7 @@ class S3Reader:
 class S3Storage:
     """Objects in one bucket, reached with one pooled aioboto3 client owned by the app's lifespan."""
 
-    def __init__(self, client: Any, settings: S3Settings, getter: SignedGetter | None = None) -> None:
+    def __init__(self, client: Any, settings: S3Settings, getter: SignedRequests | None = None) -> None:
         self._client = client
         self._getter = getter
         self._bucket = settings.bucket
@@ -107,7 +107,7 @@ class S3Storage:
                 http = await stack.enter_async_context(
                     session_for(settings.connect_timeout, settings.read_timeout, settings.max_pool_connections)
                 )
-                getter = SignedGetter(
+                getter = SignedRequests(
                     http,
                     endpoint_url=settings.endpoint_url,
                     bucket=settings.bucket,
@@ -119,6 +119,10 @@ class S3Storage:
 
     async def put_file(self, key: str, path: Path, content_type: str) -> None:
         try:
+            if self._getter is not None:
+                size = (await asyncio.to_thread(path.stat)).st_size
+                await self._put_signed(self._getter, key, path, size, content_type)
+                return
             body = await asyncio.to_thread(path.open, "rb")
             size = os.fstat(body.fileno()).st_size
             with body:
@@ -135,6 +139,9 @@ class S3Storage:
             raise StorageWriteError() from exc
 
     async def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        if self._getter is not None:
+            await self._put_signed(self._getter, key, data, len(data), content_type)
+            return
         try:
             async with asyncio.timeout(self._deadline_for(len(data))):
                 await self._client.put_object(
@@ -142,6 +149,28 @@ class S3Storage:
                 )
         except _FAILURES as exc:
             raise StorageWriteError() from exc
+
+    async def _put_signed(
+        self, requests: SignedRequests, key: str, source: bytes | Path, size: int, content_type: str
+    ) -> None:
+        """One signed PUT, sent again once when a pooled connection turned out to be closed (as botocore retries)."""
+        for attempt in range(2):
+            body: bytes | BinaryIO = source if isinstance(source, bytes) else await asyncio.to_thread(source.open, "rb")
+            try:
+                async with asyncio.timeout(self._deadline_for(size)):
+                    status = await requests.put(key, body, size, content_type, IMMUTABLE)
+            except (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError) as exc:
+                if attempt == 0:
+                    continue
+                raise StorageWriteError() from exc
+            except _FAILURES as exc:
+                raise StorageWriteError() from exc
+            finally:
+                if not isinstance(body, bytes):
+                    body.close()
+            if status != 200:
+                raise StorageWriteError()
+            return
 
     async def open(self, key: str, byte_range: tuple[int, int] | None = None) -> S3Reader:
         if self._getter is not None:
@@ -156,7 +185,7 @@ class S3Storage:
             raise StorageError() from exc
         return S3Reader(response["Body"], self._read_timeout)
 
-    async def _open_signed(self, getter: SignedGetter, key: str, byte_range: tuple[int, int] | None) -> S3Reader:
+    async def _open_signed(self, getter: SignedRequests, key: str, byte_range: tuple[int, int] | None) -> S3Reader:
         try:
             async with asyncio.timeout(self._deadline):
                 response = await getter.get(key, byte_range)

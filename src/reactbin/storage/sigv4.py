@@ -1,10 +1,12 @@
-"""GETs signed here and sent on one aiohttp session: the read path of the proxy without botocore.
+"""GETs and PUTs signed here and sent on one aiohttp session: the proxy's reads and the upload's writes without
+botocore.
 
 botocore's per-call machinery (endpoint rules, event hooks, user agent, response parsing) cost about 2 ms of CPU
-per GetObject here, more than moving a 100 KiB object across a 1 Gbit/s link (see docs/benchmarks.md). A GET
+per GetObject here, more than moving a 100 KiB object across a 1 Gbit/s link, and a PutObject more (over plain
+HTTP it also hashes the whole body for the signature, on the event loop; see docs/benchmarks.md). A GET or a PUT
 needs none of it: AWS Signature V4 over `host`, `x-amz-content-sha256: UNSIGNED-PAYLOAD` and `x-amz-date`, with
 the day's signing key cached. Used for S3-compatible endpoints (R2, MinIO, SeaweedFS) with static credentials;
-everything else, and every write, stays with botocore.
+everything else (AWS's own endpoints, deletes, listings) stays with botocore.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import aiohttp
@@ -22,8 +25,8 @@ _SIGNED_HEADERS = "host;x-amz-content-sha256;x-amz-date"
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class SignedGetter:
-    """Path-style GETs of one bucket, signed with SigV4."""
+class SignedRequests:
+    """Path-style GETs and PUTs of one bucket, signed with SigV4."""
 
     def __init__(
         self,
@@ -56,12 +59,12 @@ class SignedGetter:
             self._signing_key = (day, key)
         return self._signing_key[1]
 
-    def headers(self, path: str, now: dt.datetime) -> dict[str, str]:
-        """The signed headers of a GET of `path` (already URI-encoded) at `now`."""
+    def headers(self, path: str, now: dt.datetime, method: str = "GET") -> dict[str, str]:
+        """The signed headers of a request for `path` (already URI-encoded) at `now`."""
         stamp = now.strftime("%Y%m%dT%H%M%SZ")
         day = stamp[:8]
         canonical = (
-            f"GET\n{path}\n\nhost:{self._host}\nx-amz-content-sha256:{_UNSIGNED}\nx-amz-date:{stamp}\n\n"
+            f"{method}\n{path}\n\nhost:{self._host}\nx-amz-content-sha256:{_UNSIGNED}\nx-amz-date:{stamp}\n\n"
             f"{_SIGNED_HEADERS}\n{_UNSIGNED}"
         )
         scope = f"{day}/{self._region}/s3/aws4_request"
@@ -77,12 +80,26 @@ class SignedGetter:
             ),
         }
 
+    def _path(self, key: str) -> str:
+        return f"{self._prefix}/{quote(key, safe='/-_.~')}"
+
     async def get(self, key: str, byte_range: tuple[int, int] | None) -> aiohttp.ClientResponse:
-        path = f"{self._prefix}/{quote(key, safe='/-_.~')}"
+        path = self._path(key)
         headers = self.headers(path, dt.datetime.now(dt.UTC))
         if byte_range is not None:
             headers["range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         return await self._session.get(URL(self._origin + path, encoded=True), headers=headers, allow_redirects=False)
+
+    async def put(self, key: str, body: bytes | BinaryIO, size: int, content_type: str, cache_control: str) -> int:
+        """PUT an object; returns the status. A file body is read by aiohttp on its executor, in 64 KiB pieces."""
+        path = self._path(key)
+        headers = self.headers(path, dt.datetime.now(dt.UTC), "PUT")
+        headers.update({"content-type": content_type, "cache-control": cache_control, "content-length": str(size)})
+        async with self._session.put(
+            URL(self._origin + path, encoded=True), data=body, headers=headers, allow_redirects=False
+        ) as response:
+            await response.read()
+            return response.status
 
 
 class ResponseBody:
