@@ -27,7 +27,16 @@ async def controlled(page: Page) -> None:
     )
     assert ready, "the service worker did not install (its precache failed?)"
     await page.reload()
-    await page.wait_for_function("navigator.serviceWorker.controller !== null")
+    await until(page, "navigator.serviceWorker.controller !== null")
+
+
+async def until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Poll `expression` from the test side: `wait_for_function` evaluates it with eval, which the app's CSP forbids."""
+    for _ in range(int(timeout / 0.05)):
+        if await page.evaluate(expression):
+            return
+        await page.wait_for_timeout(50)
+    raise AssertionError(f"still false after {timeout}s: {expression}")
 
 
 async def kept_thumbnails(page: Page) -> list[str]:
@@ -255,7 +264,7 @@ async def test_share_hands_the_original_file_to_the_share_sheet(session: Session
     tile = page.locator(".tile").first
     await tile.get_by_role("button", name="Share or copy dance.gif").click()
     await tile.get_by_role("button", name="Share", exact=True).click()
-    await page.wait_for_function("window.__shares.length === 1")
+    await until(page, "window.__shares.length === 1")
     assert (await page.evaluate("window.__shares"))[0]["sha256"] == hashlib.sha256(gif).hexdigest()
 
 

@@ -5,7 +5,8 @@ its own event loop in a background thread, so tests may block (subprocesses, sle
 freezing it. Faults can be switched at any time and apply to open (pooled, keep-alive) connections as well as
 new ones:
 
-- ``passthrough()``: forward everything (also resumes stalled connections and reopens a refused listener).
+- ``passthrough()``: forward everything (reopens a refused listener; connections holding stalled bytes are
+  reset, as a path that stalled loses what it held, so a given-up request never lands late).
 - ``latency(per_connection=, per_chunk=)``: wait before serving a new connection and/or before each chunk.
 - ``stall(after_bytes=N)``: forward N more response bytes per connection, then stop forwarding in both
   directions while keeping the sockets open (N=0: requests never reach the server: a hung server).
@@ -52,6 +53,7 @@ class _Connection:
     upstream: asyncio.StreamWriter | None = None
     generation: int = -1
     sent_in_generation: int = 0
+    held: bool = False  # bytes wait in a stall
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -140,6 +142,11 @@ class FaultProxy:
         chunk_latency: float = 0.0,
     ) -> None:
         async def apply() -> None:
+            if self.mode == "stall" and mode != "stall":
+                # A stalled path loses what it held: the client gave up on those requests long ago, and
+                # delivering them now would land a write (or a delete) after the test has moved on.
+                for conn in [conn for conn in self._connections if conn.held]:
+                    self._drop(conn, rst=True)
             self.mode = mode
             self._generation += 1
             self._stall_after = stall_after
@@ -282,7 +289,9 @@ class FaultProxy:
                         self._drop(conn, rst=True)
                         return
                     if self._stalled(conn):
+                        conn.held = True
                         await self._changed.wait()
+                        conn.held = False
                         continue
                     if self._chunk_latency:
                         await asyncio.sleep(self._chunk_latency)
