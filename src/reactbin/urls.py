@@ -15,6 +15,11 @@ def share_page_path(image_id: uuid.UUID) -> str:
     return f"/i/{image_id}"
 
 
+def player_page_path(image_id: uuid.UUID) -> str:
+    """The bare page a Twitter/X player card frames: the video alone, nothing else of the UI."""
+    return f"/i/{image_id}/player"
+
+
 def app_detail_path(image_id: uuid.UUID) -> str:
     """The web UI's page of one image."""
     return f"/images/{image_id}"

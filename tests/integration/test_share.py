@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 from reactbin.domain.serving.caches import ShareCard
 from reactbin.routes.share import render_share_page
 from reactbin.urls import UrlResolver
-from tests.conftest import AppFactory, fixture_bytes, upload
+from tests.conftest import FIXTURES, AppFactory, fixture_bytes, upload
 
 BASE = "http://testserver.local"
 TOKEN = "share-test-token-0123456789"
@@ -135,6 +135,35 @@ def test_video_pages_carry_og_video_and_a_player_card() -> None:
     assert one(page, "og:image") == f"https://react.example.com/api/v1/images/{row.id}/thumbnail"
     assert one(page, "twitter:card") == "player"
     assert one(page, "twitter:player:stream:content_type") == "video/mp4"
+    # The card frames a page of its own, not the file: the file (like every other response) refuses framing.
+    assert one(page, "twitter:player") == f"https://react.example.com/i/{row.id}/player"
+
+
+async def test_the_player_card_page_alone_may_be_framed_by_twitter(client: AsyncTestClient[Any]) -> None:
+    clip = (await upload(client, "clip.mp4", (FIXTURES.parent / "media" / "h264.mp4").read_bytes())).json()
+    still = (await upload(client, "photo.jpg")).json()
+
+    share = await client.get(f"/i/{clip['id']}")
+    player_url = one(parse(share.text), "twitter:player")
+    player = await client.get(player_url.removeprefix(BASE))
+    not_a_video = await client.get(f"/i/{still['id']}/player")
+    other_path = await client.get(f"/i/{clip['id']}/embed")
+
+    assert player_url == f"{BASE}/i/{clip['id']}/player"
+    assert player.status_code == 200
+    assert player.headers["content-type"].startswith("text/html")
+    policy = player.headers["content-security-policy"]
+    assert "frame-ancestors https://twitter.com https://*.twitter.com https://x.com https://*.x.com" in policy
+    assert "default-src 'none'" in policy
+    assert "script-src" not in policy
+    assert "x-frame-options" not in player.headers
+    page = parse(player.text)
+    assert page.scripts == 0
+    assert f'<video src="{BASE}{clip["file_url"]}"' in player.text
+    # Everything else keeps refusing to be framed.
+    for response in (share, not_a_video, other_path, await client.get(clip["file_url"])):
+        assert response.headers["x-frame-options"] == "DENY"
+    assert (not_a_video.status_code, other_path.status_code) == (404, 404)
 
 
 HOSTILE = '"><script>alert(1)<img src=x onerror=alert(2)>.png'
@@ -169,6 +198,8 @@ BAD_SHARE_PATHS = [
     "/i/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
     "/i/",
     "/i/a/b",
+    "/i/00000000-0000-0000-0000-000000000000/player",
+    "/i/not-a-uuid/player",
 ]
 
 

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import weakref
 from dataclasses import dataclass
 from pathlib import Path
@@ -332,6 +333,9 @@ class EmbeddedSeaweedFS:
             "-volume.max=10000",
         ]
         env = {k: v for k, v in os.environ.items() if not k.startswith(_STRIPPED_ENV_PREFIXES)}
+        # On a restart the S3 gateway answers before the volume server has told the master about the volumes it
+        # reloaded: reads of old objects fail until then. Ready means every volume on disk is registered.
+        volumes_on_disk = len(list(self.data_dir.rglob("*.dat")))
         self._close_log()
         log = self.log_path.open("ab")
         self._log = log
@@ -363,10 +367,13 @@ class EmbeddedSeaweedFS:
                 raise EmbeddedSeaweedFSError(message)
             try:
                 probe.list_buckets()
+                registered = _registered_volumes(ports.master)
             except Exception as exc:  # any failure means "not ready yet"
                 last_error = f"{type(exc).__name__}: {exc}"
             else:
-                return
+                if registered >= volumes_on_disk:
+                    return
+                last_error = f"{registered} of {volumes_on_disk} volumes registered with the master"
             if time.monotonic() > deadline:
                 self.stop()
                 raise EmbeddedSeaweedFSError(
@@ -384,6 +391,18 @@ class EmbeddedSeaweedFS:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _registered_volumes(master_port: int) -> int:
+    """How many volumes the master knows of (its topology, summed over data nodes)."""
+    with urllib.request.urlopen(f"http://{_HOST}:{master_port}/dir/status", timeout=2) as response:
+        topology = json.load(response)["Topology"]
+    return sum(
+        node.get("Volumes", 0)
+        for center in topology.get("DataCenters") or []
+        for rack in center.get("Racks") or []
+        for node in rack.get("DataNodes") or []
+    )
 
 
 class _PortsTakenError(Exception):

@@ -9,9 +9,7 @@ so a missed notification can never keep a disabled user signed in.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -20,13 +18,14 @@ import re
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Literal
 
 import asyncpg
 import msgspec
 
 from reactbin.db import accounts as db
+from reactbin.db.listener import subscribed
 from reactbin.db.pool import acquire
 from reactbin.errors import Forbidden, Unauthorized
 from reactbin.settings import Settings
@@ -42,7 +41,6 @@ _CACHE_SECONDS = 30.0
 _TOUCH_SECONDS = 60.0
 """`last_seen_at` of sessions and `last_used_at` of keys are written at most this often per credential."""
 _LISTENER_NAME = "reactbin-accounts"
-_RECONNECT_DELAY = 1.0
 
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
@@ -121,15 +119,12 @@ class Authenticator:
         self._entries.clear()
         self._users_exist = None
 
-    def _set_live(self, live: bool) -> None:
+    def set_live(self, live: bool) -> None:
         self.forget()
         self._live = live
 
-    def _on_notify(self, *_: object) -> None:
+    def on_notify(self, *_: object) -> None:
         self.forget()
-
-    def _on_lost(self, _conn: object) -> None:
-        self._set_live(False)
 
     @property
     def live(self) -> bool:
@@ -239,39 +234,6 @@ class Authenticator:
         return credential
 
 
-@contextlib.asynccontextmanager
-async def listening(authenticator: Authenticator, dsn: str, connect_timeout: float) -> AsyncIterator[None]:
+def listening(authenticator: Authenticator, dsn: str, connect_timeout: float) -> AbstractAsyncContextManager[None]:
     """Keep `authenticator`'s cache subscribed to account changes for the block, reconnecting after outages."""
-
-    async def follow() -> None:
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    dsn, timeout=connect_timeout, server_settings={"application_name": _LISTENER_NAME}
-                )
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await asyncio.sleep(_RECONNECT_DELAY)
-                continue
-            try:
-                conn.add_termination_listener(authenticator._on_lost)
-                await conn.add_listener(db.ACCOUNTS_CHANNEL, authenticator._on_notify)
-                authenticator._set_live(True)
-                while not conn.is_closed():
-                    await asyncio.sleep(_RECONNECT_DELAY)
-                    # A cheap probe also notices a server that vanished without closing the socket.
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=connect_timeout)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            finally:
-                authenticator._set_live(False)
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
-            await asyncio.sleep(_RECONNECT_DELAY)
-
-    task = asyncio.create_task(follow(), name="reactbin-accounts-listener")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return subscribed(authenticator, dsn, db.ACCOUNTS_CHANNEL, name=_LISTENER_NAME, connect_timeout=connect_timeout)

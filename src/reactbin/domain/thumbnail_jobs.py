@@ -93,13 +93,16 @@ _PERMANENT = (EmptyFile, UnsupportedMediaType, InvalidImage, ImageTooLarge)
 
 
 def parse_spec(fields: Mapping[str, str]) -> ThumbnailSpec:
-    """Read the form's text fields; empty ones count as not given.
+    """Read the form's text fields; a field left out takes its default, an empty one is refused (not an integer).
 
     Raises:
-        InvalidThumbnailOptions: naming the field that is out of range, unknown or malformed.
+        InvalidThumbnailOptions: naming the field that is empty, out of range, unknown or malformed.
     """
-    given = {name: value.strip().lower() for name, value in fields.items() if value.strip()}
+    given = {name: value.strip().lower() for name, value in fields.items()}
+    empty = next((name for name, value in given.items() if not value), None)
     try:
+        if empty is not None:
+            raise msgspec.ValidationError(f"`{empty}` is empty: leave the field out for its default")
         return msgspec.convert(given, ThumbnailSpec, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidThumbnailOptions(

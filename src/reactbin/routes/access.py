@@ -319,11 +319,10 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 present = {name.lower() for name, _ in headers}
-                extra = [
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer"),
-                    (b"x-frame-options", b"DENY"),
-                ]
+                extra = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+                # A route that sets its own frame-ancestors (the player card's page) decides who may frame it.
+                if not any(n.lower() == b"content-security-policy" and b"frame-ancestors" in v for n, v in headers):
+                    extra.append((b"x-frame-options", b"DENY"))
                 if not docs:
                     html = any(n.lower() == b"content-type" and v.startswith(b"text/html") for n, v in headers)
                     if html:

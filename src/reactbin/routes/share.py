@@ -29,10 +29,13 @@ from reactbin.urls import (
     app_detail_path,
     image_id_of_page,
     oembed_path,
+    player_page_path,
     share_page_path,
 )
 
 SHA256_PATTERN = r"^[0-9a-fA-F]{64}$"
+# The hosts that frame a player card (Twitter/X and TweetDeck); every other page is DENY / frame-ancestors 'none'.
+PLAYER_FRAME_ANCESTORS = "https://twitter.com https://*.twitter.com https://x.com https://*.x.com"
 SHAREX_TOKEN_PLACEHOLDER = "Bearer <your write token>"  # noqa: S105 - shown to people, not a secret
 
 
@@ -256,14 +259,57 @@ async def oembed(
 async def share_page(
     request: Request[Any, Any, Any], res: NamedDependency[Resources], image_id: Annotated[str, PathParameter()]
 ) -> Response[bytes]:
-    """A tiny page with Open Graph and Twitter card tags for chat unfurls; people are sent on to the UI."""
+    """A tiny page with Open Graph and Twitter card tags for chat unfurls; people are sent on to the UI.
+
+    `/i/{id}/player` is the video alone, for the Twitter/X player card: the one page other sites may frame.
+    """
+    raw_id, _, rest = image_id.strip("/").partition("/")
+    if rest not in ("", "player"):
+        return _not_found_page()
     try:
-        card = await share_cards.share_card(res, parse_image_id(image_id.strip("/")))
+        card = await share_cards.share_card(res, parse_image_id(raw_id))
     except ImageNotFound:
         return _not_found_page()
     origin = public_origin(res.settings, request)
+    cache = {"cache-control": "public, max-age=60"}
+    if rest == "player":
+        if not card.mime_type.startswith("video/"):
+            return _not_found_page()
+        frame_policy = player_frame_policy(res.settings.public_base_url)
+        body = render_player_page(card, res.urls, origin).encode()
+        return Response(
+            body, media_type="text/html; charset=utf-8", headers={**cache, "content-security-policy": frame_policy}
+        )
     body = render_share_page(card, res.urls, origin).encode()
-    return Response(body, media_type="text/html; charset=utf-8", headers={"cache-control": "public, max-age=60"})
+    return Response(body, media_type="text/html; charset=utf-8", headers=cache)
+
+
+def player_frame_policy(public_base_url: str | None) -> str:
+    """The player page's own CSP: no script, the video from here or the CDN, framed only by the card's hosts."""
+    cdn = f" {public_base_url}" if public_base_url else ""
+    return (
+        f"default-src 'none'; media-src 'self'{cdn}; img-src 'self'{cdn}; style-src 'unsafe-inline'; "
+        f"base-uri 'none'; form-action 'none'; frame-ancestors {PLAYER_FRAME_ANCESTORS}"
+    )
+
+
+def render_player_page(image: ShareCard, urls: UrlResolver, origin: str) -> str:
+    """The video filling the frame, muted and looping as a reaction plays; the controls unmute it."""
+    e = html.escape
+    file_url = absolute(urls.file_url(image.id, image.storage_key), origin)
+    thumbnail_url = urls.thumbnail_url(image.id, image.thumbnail_key)
+    poster = f' poster="{e(absolute(thumbnail_url, origin))}"' if thumbnail_url else ""
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">\n'
+        f"<title>{e(image.filename)} · reactbin</title>\n"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        "<style>html,body{margin:0;height:100%;background:#000}"
+        "video{display:block;width:100%;height:100%;object-fit:contain}</style>\n"
+        "</head><body>\n"
+        f'<video src="{e(file_url)}"{poster} width="{image.width}" height="{image.height}"'
+        " controls autoplay muted loop playsinline></video>\n"
+        "</body></html>\n"
+    )
 
 
 @route("/i", http_method=["GET", "HEAD"], include_in_schema=False)
@@ -309,7 +355,7 @@ def render_share_page(image: ShareCard, urls: UrlResolver, origin: str) -> str:
             meta += [("property", "og:image", poster), ("name", "twitter:image", poster)]
         meta += [
             ("name", "twitter:card", "player"),
-            ("name", "twitter:player", file_url),
+            ("name", "twitter:player", f"{origin}{player_page_path(image.id)}"),
             ("name", "twitter:player:width", str(image.width)),
             ("name", "twitter:player:height", str(image.height)),
             ("name", "twitter:player:stream", file_url),

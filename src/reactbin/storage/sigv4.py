@@ -90,6 +90,15 @@ class SignedRequests:
             headers["range"] = f"bytes={byte_range[0]}-{byte_range[1]}"
         return await self._session.get(URL(self._origin + path, encoded=True), headers=headers, allow_redirects=False)
 
+    async def head_bucket(self) -> int:
+        """HEAD the bucket; returns the status. Readiness checks go this way so they warm the pool GETs use."""
+        path = self._prefix
+        headers = self.headers(path, dt.datetime.now(dt.UTC), "HEAD")
+        async with self._session.head(
+            URL(self._origin + path, encoded=True), headers=headers, allow_redirects=False
+        ) as response:
+            return response.status
+
     async def put(self, key: str, body: bytes | BinaryIO, size: int, content_type: str, cache_control: str) -> int:
         """PUT an object; returns the status. A file body is read by aiohttp on its executor, in 64 KiB pieces."""
         path = self._path(key)

@@ -9,19 +9,15 @@ a deleted image being served.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
-
-import asyncpg
+from contextlib import AbstractAsyncContextManager
 
 from reactbin.db.images import CHANGE_CHANNEL, ContentRow
+from reactbin.db.listener import subscribed
 from reactbin.domain.serving.lru import LruMap
 
 log = logging.getLogger(__name__)
-_RECONNECT_DELAY = 1.0
 LISTENER_NAME = "reactbin-invalidations"
 
 
@@ -51,54 +47,18 @@ class ContentIndex:
         self.generation += 1
         self._rows.pop(image_id)
 
-    def _set_live(self, live: bool) -> None:
+    def set_live(self, live: bool) -> None:
         self.generation += 1
         self._rows.clear()
         self._live = live
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+    def on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
         try:
             self.evict(uuid.UUID(str(payload)))
         except ValueError:
-            self._set_live(self._live)  # unknown payload: forget everything, to be safe
-
-    def _on_lost(self, _conn: object) -> None:
-        self._set_live(False)
+            self.set_live(self._live)  # unknown payload: forget everything, to be safe
 
 
-@contextlib.asynccontextmanager
-async def listening(index: ContentIndex, dsn: str, connect_timeout: float) -> AsyncIterator[None]:
+def listening(index: ContentIndex, dsn: str, connect_timeout: float) -> AbstractAsyncContextManager[None]:
     """Keep `index` subscribed to invalidations for the lifetime of the block, reconnecting after outages."""
-
-    async def follow() -> None:
-        while True:
-            try:
-                conn = await asyncpg.connect(
-                    dsn, timeout=connect_timeout, server_settings={"application_name": LISTENER_NAME}
-                )
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await asyncio.sleep(_RECONNECT_DELAY)
-                continue
-            try:
-                conn.add_termination_listener(index._on_lost)
-                await conn.add_listener(CHANGE_CHANNEL, index._on_notify)
-                index._set_live(True)
-                while not conn.is_closed():
-                    await asyncio.sleep(_RECONNECT_DELAY)
-                    # A cheap probe also notices a server that vanished without closing the socket.
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=connect_timeout)
-            except (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                pass
-            finally:
-                index._set_live(False)
-                with contextlib.suppress(Exception):
-                    await conn.close(timeout=1)
-            await asyncio.sleep(_RECONNECT_DELAY)
-
-    task = asyncio.create_task(follow(), name="reactbin-content-index")
-    try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    return subscribed(index, dsn, CHANGE_CHANNEL, name=LISTENER_NAME, connect_timeout=connect_timeout)
