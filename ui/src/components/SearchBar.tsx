@@ -1,5 +1,5 @@
 import type { RefObject } from "preact";
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { suggestTags, type TagSuggestion } from "../api/client";
 import { SYNTAX_HELP, queryChips, queryTerms, withoutTerms } from "../query";
 import { libraryHref, navigate } from "../router";
@@ -37,8 +37,9 @@ export function SearchBar({ tags, q, inputRef }: Props) {
   const expanded = word !== null && suggestions.length > 0;
   const activeItem = expanded && active >= 0 ? suggestions[active] : undefined;
 
-  // The help is a popup: Escape and a click anywhere else close it.
-  useEffect(() => {
+  // The help is a popup: Escape and a click anywhere else close it. Listening starts in the same commit that shows
+  // it (a layout effect), so an Escape pressed the moment it appears is not lost.
+  useLayoutEffect(() => {
     if (!help) return;
     const onKey = (event: KeyboardEvent) => {
       if (event.key !== "Escape") return;
