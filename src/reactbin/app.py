@@ -6,7 +6,6 @@ headers in `routes.access`, telemetry in `routes.telemetry`; the lifespan opens 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import gc
 import logging
@@ -24,8 +23,7 @@ from reactbin.domain.principals import Authenticator
 from reactbin.domain.principals import listening as following_accounts
 from reactbin.domain.ratelimit import MemoryRateLimiter, PostgresRateLimiter, RateLimiter
 from reactbin.domain.resources import Resources, open_resources
-from reactbin.domain.serving import content
-from reactbin.errors import DatabaseUnavailable, ReactbinError
+from reactbin.errors import DatabaseUnavailable
 from reactbin.media.ocr import CaptionReader
 from reactbin.routes.access import AccessControl, AccurateAllow, SecurityHeaders, UploadRateLimit
 from reactbin.routes.api import OPENAPI, close_request_schemas, route_handlers
@@ -71,7 +69,6 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
             else:
                 await stack.enter_async_context(periodic_maintenance(resources))
             if freeze_gc:
-                await _warm(resources)
                 gc.collect()
                 gc.freeze()
             yield
@@ -115,13 +112,6 @@ def create_app(settings: Settings, *, caption_reader: CaptionReader | None = Non
     )
     app.asgi_handler = Compression(app.asgi_handler)
     return app
-
-
-async def _warm(resources: Resources) -> None:
-    """The first fetch's one-time costs, paid at start-up; skipped when the database or storage is slow or down."""
-    with contextlib.suppress(ReactbinError, TimeoutError):
-        async with asyncio.timeout(1.0):
-            await content.warm(resources)
 
 
 async def _offer_setup(resources: Resources) -> None:

@@ -243,7 +243,7 @@ class S3Storage:
             async with asyncio.timeout(self._deadline):
                 if self._getter is None:
                     await self._client.head_bucket(Bucket=self._bucket)
-                # Through the pool that serves GETs: a probe (and the start-up check) leaves a connection open
+                # Through the pool that serves GETs: a readiness probe leaves a connection open
                 # there, so a process's first fetch does not pay the TCP handshake.
                 elif await self._getter.head_bucket() != 200:
                     raise StorageError()

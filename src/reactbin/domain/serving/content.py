@@ -99,17 +99,6 @@ async def open_stored(
     return content
 
 
-async def warm(res: Resources) -> None:
-    """Take a fresh process's first-request costs before a client does (measured: +4-8 ms on its first image).
-
-    The lookup prepares the content query (and asyncpg's type introspection) on the pooled connection; the bucket
-    check opens the connection GETs use. Errors are the caller's to ignore: the service starts while either is down.
-    """
-    async with res.db() as conn:
-        await db.get_content(conn, uuid.uuid4())
-    await res.storage.check()
-
-
 def _target(row: db.ContentRow | None, variant: Variant) -> StoredObject:
     if row is None:
         raise ImageNotFound()
