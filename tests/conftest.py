@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -27,6 +28,7 @@ from reactbin.embedded import EmbeddedPostgres
 from reactbin.media.ocr import CaptionReader
 from reactbin.settings import S3Settings, Settings
 from reactbin.storage import Storage, open_storage
+from tests.support.database import truncate
 from tests.support.seaweedfs import EmbeddedSeaweedFS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "images"
@@ -34,6 +36,7 @@ MEDIA = Path(__file__).parent / "fixtures" / "media"
 REPO = Path(__file__).resolve().parents[1]
 S3_ACCESS_KEY = "reactbin-test-access"
 S3_SECRET_KEY = "reactbin-test-secret-0123456789"
+_UNTRACKED = pytest.StashKey[set[str] | None]()
 
 
 class S3Server:
@@ -94,14 +97,28 @@ def untracked_files(repo: Path) -> set[str] | None:
     return set(done.stdout.splitlines()) if done.returncode == 0 else None
 
 
-@pytest.fixture(scope="session", autouse=True)
-def leaves_no_stray_files() -> Iterator[None]:
+def _is_xdist_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Note the checkout's untracked files once, in the process that runs the whole session (pytest-xdist's
+    controller when `make test` spreads the suite over workers, which would each see the others' files)."""
+    if not _is_xdist_worker(session.config):
+        session.config.stash[_UNTRACKED] = untracked_files(REPO)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """No test or command it runs may leave files in the checkout (a stray `pid2` once got committed that way)."""
-    before = untracked_files(REPO)
-    yield
+    if _is_xdist_worker(session.config):
+        return
+    before = session.config.stash.get(_UNTRACKED, None)
     after = untracked_files(REPO)
     if before is not None and after is not None and (new := sorted(after - before)):
-        pytest.fail(f"the test session left files in the repository: {new}")
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", f"the test session left files in the repository: {new}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope="session")
@@ -119,10 +136,27 @@ def postgres() -> Iterator[EmbeddedPostgres | None]:
             server.stop()
 
 
+async def _worker_database(url: str, worker: str) -> str:
+    """`url` with a database of this pytest-xdist worker's own beside it (created when missing): the workers
+    share the server given in DATABASE_URL, never each other's tables."""
+    parts = urlsplit(url)
+    name = f"{parts.path.lstrip('/') or 'postgres'}_{worker}"
+    conn = await asyncpg.connect(url)
+    try:
+        if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+                await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
 @pytest.fixture(scope="session")
-async def database_url(postgres: EmbeddedPostgres | None) -> str:
-    """A migrated database for this session."""
+async def database_url(postgres: EmbeddedPostgres | None, worker_id: str) -> str:
+    """A migrated database for this session (each pytest-xdist worker starts its own embedded server)."""
     url = os.environ.get("DATABASE_URL") or (postgres.create_database("reactbin_test") if postgres else "")
+    if os.environ.get("DATABASE_URL") and worker_id != "master":
+        url = await _worker_database(url, worker_id)
     conn = await asyncpg.connect(url)
     try:
         await migrate(conn)
@@ -160,9 +194,10 @@ async def db(database_url: str) -> AsyncIterator[asyncpg.Connection]:
     """A connection to the test database, whose image, job and queue tables start empty."""
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(
-            "TRUNCATE images, thumbnail_jobs, pgqueuer, pgqueuer_log, rate_limit_windows, tag_aliases,"
-            " tag_implications, users, setup_codes, oidc_logins, chat_requests CASCADE"
+        await truncate(
+            conn,
+            *("images", "thumbnail_jobs", "pgqueuer", "pgqueuer_log", "rate_limit_windows", "tag_aliases"),
+            *("tag_implications", "users", "setup_codes", "oidc_logins", "chat_requests"),
         )
         yield conn
     finally:

@@ -98,7 +98,8 @@ class JobWorker:
                 delay = _RESTART_DELAYS[min(failures, len(_RESTART_DELAYS)) - 1]
                 log.warning("job worker %s stopped by itself; restarting in %.0f s", self.name, delay)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), delay)
+                async with asyncio.timeout(delay):  # not wait_for: see db/listener.py
+                    await self._stopping.wait()
 
     async def _run_queuer(self) -> None:
         settings = self.res.settings

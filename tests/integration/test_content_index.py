@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 import asyncpg
 from litestar.testing import AsyncTestClient
 
+from reactbin.db.listener import subscribed
 from reactbin.domain.serving.index import LISTENER_NAME
 from tests.conftest import AppFactory, settings_of, upload
 
@@ -54,3 +56,38 @@ async def test_without_its_listener_a_replica_asks_the_database(make_client: App
             await conn.close()
 
         assert (await client.get(image["file_url"], headers={"if-none-match": etag})).status_code == 404
+
+
+class _Idle:
+    def __init__(self) -> None:
+        self.live = False
+
+    def set_live(self, live: bool) -> None:
+        self.live = live
+
+    def on_notify(self, conn: object, pid: int, channel: str, payload: object) -> None:
+        pass
+
+
+async def test_leaving_a_subscription_ends_it_even_as_its_probe_completes(database_url: str) -> None:
+    """A shutdown that cancels the listener just as its liveness probe returns still ends it: on Python 3.11,
+    `asyncio.wait_for` swallowed such a cancellation and a test app's shutdown once waited forever."""
+    subscriber = _Idle()
+    for _ in range(40):
+        # A lost cancellation would hang the exit: bounded by a timeout (which cancels again), it shows as expired.
+        bound = asyncio.timeout(3)
+        async with (
+            bound,
+            subscribed(
+                subscriber,
+                database_url,
+                "reactbin_test_probe",
+                name="probe-test",
+                connect_timeout=5,
+                reconnect_delay=0.001,
+            ),
+        ):
+            # The loop probes every millisecond, so many exits land while a probe is completing.
+            await asyncio.sleep(random.uniform(0.005, 0.03))
+        assert not bound.expired(), "leaving the block did not end the listener"
+    assert not subscriber.live

@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import S3Server
+from tests.support.database import truncate
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,7 +93,7 @@ class Server:
         """An empty library (the database is shared with the rest of the suite)."""
         conn = await asyncpg.connect(self.database_url)
         try:
-            await conn.execute("TRUNCATE images, tag_aliases, tag_implications, users, setup_codes CASCADE")
+            await truncate(conn, "images", "tag_aliases", "tag_implications", "users", "setup_codes")
             # The server caches who may sign in and whether the library is open; a TRUNCATE notifies nobody.
             await conn.execute("SELECT pg_notify('reactbin_accounts_changed', '*')")
         finally:

@@ -13,7 +13,9 @@ from typing import Protocol
 
 import asyncpg
 
-_FAILURES = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+_FAILURES = (TimeoutError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError)
+"""What a lost or restarting server raises. `InternalClientError` too: a probe sent while the connection is still
+taking in the server's "terminating connection" error finds "another operation in progress"."""
 
 
 class Subscriber(Protocol):
@@ -49,8 +51,11 @@ async def subscribed(
                 subscriber.set_live(True)
                 while not conn.is_closed():
                     await asyncio.sleep(reconnect_delay)
-                    # A cheap probe also notices a server that vanished without closing the socket.
-                    await asyncio.wait_for(conn.fetchval("SELECT 1"), timeout=connect_timeout)
+                    # A cheap probe also notices a server that vanished without closing the socket. Not
+                    # `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that arrives as the probe
+                    # completes (CPython gh-86296), and the block's exit then waits for this loop forever.
+                    async with asyncio.timeout(connect_timeout):
+                        await conn.fetchval("SELECT 1")
             except _FAILURES:
                 pass
             finally:
