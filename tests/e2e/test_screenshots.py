@@ -50,9 +50,30 @@ def screenshot_dir(tmp_path: Path) -> Path:
     return target
 
 
+# Every visible element inside a card (the detail panel, dialogs) within that card's padding: a row whose buttons
+# are wider than the card spills over its border without widening the page (the detail page's share row did).
+_SPILLS = """() => {
+    const spilled = [];
+    for (const card of document.querySelectorAll(".panel, dialog[open]")) {
+        const box = card.getBoundingClientRect();
+        const style = getComputedStyle(card);
+        const right = box.right - parseFloat(style.borderRightWidth) - parseFloat(style.paddingRight);
+        for (const element of card.querySelectorAll("*")) {
+            const rect = element.getBoundingClientRect();
+            if (rect.width > 0 && rect.right > right + 1) {
+                spilled.push(`${element.tagName.toLowerCase()}.${element.className} ends ${Math.round(rect.right - right)}px past its card`);
+            }
+        }
+    }
+    return spilled;
+}"""
+
+
 async def assert_fits(page: Page) -> None:
     overflow = await page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{page.url} is {overflow}px wider than the window"
+    spilled = await page.evaluate(_SPILLS)
+    assert not spilled, f"{page.url}: {spilled[:5]}"
 
 
 @pytest.mark.parametrize(("size", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
