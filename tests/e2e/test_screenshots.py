@@ -61,7 +61,8 @@ _SPILLS = """() => {
         for (const element of card.querySelectorAll("*")) {
             const rect = element.getBoundingClientRect();
             if (rect.width > 0 && rect.right > right + 1) {
-                spilled.push(`${element.tagName.toLowerCase()}.${element.className} ends ${Math.round(rect.right - right)}px past its card`);
+                const name = `${element.tagName.toLowerCase()}.${element.className}`;
+                spilled.push(`${name} ends ${Math.round(rect.right - right)}px past its card`);
             }
         }
     }
