@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageChops
 
 from reactbin.errors import EmptyFile, ImageTooLarge, InvalidImage, UnsupportedMediaType
-from reactbin.media import png_strips
+from reactbin.media import png_strips, thumbnail
 from reactbin.media.analyse import MediaAnalysis, analyse_upload, render_job_thumbnail
 from reactbin.media.formats import FORMATS, Limits, sniff, sniff_file
 from reactbin.media.location import strip_location
@@ -107,6 +107,32 @@ def test_large_png_thumbnail_fits_the_box(tmp_path: Path) -> None:
     thumb = Image.open(io.BytesIO(analysis.thumbnail.data))
     assert thumb.size == (400, 330)
     assert thumb.mode == "RGBA"
+
+
+@pytest.mark.parametrize(
+    ("fit", "decoded", "made"), [("contain", (400, 300), (400, 300)), ("cover", (800, 600), (400, 400))]
+)
+def test_a_jpeg_is_decoded_at_the_size_its_thumbnail_needs(
+    monkeypatch: pytest.MonkeyPatch, fit: str, decoded: tuple[int, int], made: tuple[int, int]
+) -> None:
+    """An 800x600 photo fits a 400 px box at exactly half size, so JPEG's DCT scaling decodes it straight to
+    400x300 (a twelfth of the CPU of a full decode and a Lanczos resize); covering the box needs the full decode."""
+    source = io.BytesIO()
+    Image.radial_gradient("L").resize((800, 600)).convert("RGB").save(source, "JPEG", quality=90)
+    sizes: list[tuple[int, int]] = []
+    real = thumbnail.decode_reduced
+
+    def recording(image: Image.Image, target: tuple[int, int]) -> Image.Image:
+        result = real(image, target)
+        sizes.append(result.size)  # before the resize, which works in place
+        return result
+
+    monkeypatch.setattr(thumbnail, "decode_reduced", recording)
+    with Image.open(source) as image:
+        frame = thumbnail.reduce(image, 1, (400, 400), fit)  # type: ignore[arg-type]
+
+    assert sizes == [decoded]
+    assert frame.size == made
 
 
 def test_declared_size_is_checked_before_decoding() -> None:

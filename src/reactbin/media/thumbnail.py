@@ -44,7 +44,9 @@ def reduce(image: Image.Image, orientation: int, box: tuple[int, int], fit: Fit 
     stored_box = (box[1], box[0]) if orientation in (5, 6, 7, 8) else box
     try:
         image.seek(0)
-        source = decode_reduced(image, stored_box)
+        # Decode at the size the frame ends up at: for "contain" that is the fitted size, not the box (an 800x600
+        # JPEG into a 400 px box decodes at 1/2 scale straight to 400x300, instead of in full and resized).
+        source = decode_reduced(image, stored_box if fit == "cover" else _contained(image.size, stored_box))
         if fit == "cover":
             frame = _cover(source, stored_box)
         else:
@@ -78,6 +80,12 @@ def encode(frame: Image.Image, encoding: Encoding = "webp") -> Thumbnail:
         height=frame.height,
         mime_type=f"image/{encoding}",
     )
+
+
+def _contained(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
+    """The size an image of `size` is shown at within `box` (never enlarged)."""
+    scale = min(box[0] / size[0], box[1] / size[1], 1.0)
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
 def _cover(image: Image.Image, target: tuple[int, int]) -> Image.Image:
