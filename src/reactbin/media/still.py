@@ -95,7 +95,7 @@ def decode_reduced(image: Image.Image, target: tuple[int, int]) -> Image.Image:
 
     JPEG's DCT scaling (1/2, 1/4, 1/8) is itself a good downsampling filter: decoded straight to the first scale at
     or above the target, a 400 px thumbnail of an 800x600 photo came out within 39 dB PSNR of a full decode resized
-    with Lanczos, for a quarter of the CPU (docs/benchmarks.md, "Upload CPU").
+    with Lanczos, for a twelfth of the CPU (docs/benchmarks.md, "Latest results: transfer").
 
     Raises:
         InvalidImage: the pixel data is corrupt or cut short.
