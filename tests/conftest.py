@@ -143,9 +143,8 @@ async def _worker_database(url: str, worker: str) -> str:
     name = f"{parts.path.lstrip('/') or 'postgres'}_{worker}"
     conn = await asyncpg.connect(url)
     try:
-        if not await conn.fetchval("SELECT true FROM pg_database WHERE datname = $1", name):
-            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
-                await conn.execute(f'CREATE DATABASE "{name}"')
+        with contextlib.suppress(asyncpg.DuplicateDatabaseError):
+            await conn.execute(f'CREATE DATABASE "{name}"')
     finally:
         await conn.close()
     return urlunsplit(parts._replace(path=f"/{name}"))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import asyncpg
+
+from reactbin.db.pool import retry_conflicts
 
 
 async def truncate(conn: asyncpg.Connection, *tables: str) -> None:
@@ -12,14 +12,7 @@ async def truncate(conn: asyncpg.Connection, *tables: str) -> None:
 
     A live server keeps querying while a test empties its tables: a query that holds one table and waits for
     another crosses TRUNCATE, which takes every table in turn, and PostgreSQL aborts one of the two after
-    `deadlock_timeout`. The server's query is retried by its caller; this is the test's retry.
+    `deadlock_timeout`. The statement is its own transaction, so it can simply run again.
     """
     statement = f"TRUNCATE {', '.join(tables)} CASCADE"
-    for attempt in range(5):
-        try:
-            await conn.execute(statement)
-            return
-        except asyncpg.DeadlockDetectedError:
-            if attempt == 4:
-                raise
-            await asyncio.sleep(0.05 * (attempt + 1))
+    await retry_conflicts(lambda: conn.execute(statement))
