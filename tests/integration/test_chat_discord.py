@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from litestar.testing import AsyncTestClient
 
+from reactbin.domain import chat
 from tests.conftest import AppFactory, S3Server, fixture_bytes, storage_hung, upload
 from tests.support.accounts import make_user
 from tests.support.chat import DiscordSigner, autocomplete, click, command, interaction
@@ -184,9 +185,34 @@ async def test_autocomplete_offers_tags_and_captions(app: AsyncTestClient[Any], 
 
     unfinished = await answer(app, signer, autocomplete('"why no'))  # an open quote: not a valid query yet
     assert unfinished["type"] == 8
+    assert "WHY NOT BOTH" in [c["value"] for c in unfinished["data"]["choices"]]
 
     empty = await answer(app, signer, autocomplete(""))
     assert {c["value"] for c in empty["data"]["choices"]} >= {"cat", "dog"}
+
+
+@pytest.mark.parametrize("walk", [500, 1], ids=["newest images", "trigram index"])
+async def test_autocomplete_completes_captions_holding_the_typed_words(
+    app: AsyncTestClient[Any], signer: DiscordSigner, monkeypatch: pytest.MonkeyPatch, walk: int
+) -> None:
+    """Captions that hold the typed words in one piece, the whole caption first, then those starting with them;
+    found among the newest images or, when those hold too few, through the index (the same answer)."""
+    images = await library(app)
+    for name, caption in (("photo.jpg", "not both, why"), ("alpha.png", "so why not both then"), ("tiny.png", "why")):
+        response = await app.patch(f"/api/v1/images/{images[name]['id']}", json={"text": caption})
+        assert response.status_code == 200, response.text
+    monkeypatch.setattr(chat, "CAPTION_WALK", walk)
+
+    async def captions(typed: str) -> list[str]:
+        choices = (await answer(app, signer, autocomplete(typed)))["data"]["choices"]
+        return [c["value"] for c in choices if c["name"].startswith("“")]
+
+    assert await captions("why not both") == ["WHY NOT BOTH", "so why not both then"]
+    assert await captions("Why-Not") == ["WHY NOT BOTH", "so why not both then"]  # punctuation and case aside
+    starting, *holding = await captions("tag:cat -dog not both")  # operators are not caption words
+    assert (starting, set(holding)) == ("not both why", {"WHY NOT BOTH", "so why not both then"})
+    assert await captions("nothing like this") == []
+    assert await captions("wh") == []  # too short to look for
 
 
 async def test_every_answer_is_a_message_the_sender_can_read(app: AsyncTestClient[Any], signer: DiscordSigner) -> None:

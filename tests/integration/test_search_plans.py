@@ -9,6 +9,8 @@ import asyncpg
 import pytest
 
 from reactbin.db import search as search_db
+from reactbin.domain.query import parse_query
+from reactbin.domain.search import resolve
 from tests.conftest import AppFactory
 from tests.integration.test_search import add_image, all_pages
 
@@ -75,3 +77,20 @@ async def test_every_shape_answers_at_scale_shape(library: None, make_client: Ap
         for q in SHAPES:
             response: Any = await client.get("/api/v1/images", params={"q": q, "limit": 3})
             assert response.status_code == 200, (q, response.text)
+
+
+@pytest.mark.parametrize("budget", [3000, 2])
+async def test_ids_alone_are_the_ids_of_the_full_search(
+    library: None, db: asyncpg.Connection, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    """A window of ids (chat previews) is the same window of images, on either plan, in every query shape."""
+    monkeypatch.setattr(search_db, "WALK_BUDGET", budget)
+    for q in [*SHAPES, "sort:random", "", "sort:popular"]:
+        query = parse_query(q)
+        sort = query.sort or ("relevance" if query.has_free_text else "new")
+        async with db.transaction():
+            search = await resolve(db, query, [], sort=sort, limit=7, seed=3)
+            full = [hit.image.id for hit in await search_db.search_images(db, search)]
+            ids = await search_db.search_ids(db, search)
+        assert ids == full, q
+        assert ids or q == "is"

@@ -29,8 +29,10 @@ MAX_CHOICES = 25
 """Discord shows at most 25 autocomplete choices."""
 MAX_CHOICE_CHARS = 100
 """A choice's label and value are at most 100 characters (Discord)."""
-CAPTION_CHOICES = 8
-"""Captions of the best matches offered as whole queries."""
+CAPTION_ROWS = 16
+"""Captions (of this many images, the same caption may repeat) that hold the typed words, offered as whole queries."""
+CAPTION_WALK = 500
+"""Images read newest first for those captions before the trigram index is asked (see db.chat.caption_completions)."""
 TYPO_BELOW = 5
 """Fewer tags than this start with the word typed: look for tags it may be a misspelling of too."""
 
@@ -66,13 +68,17 @@ async def find_match(res: Resources, query: str, index: int, seed: int) -> Match
         InvalidQuery: the query is malformed (its detail says how).
     """
     try:
-        page = await search.search_images(res, q=query, tags=[], limit=BROWSE_WINDOW, cursor=None, seed=seed)
+        ids, more = await search.search_ids(res, q=query, limit=BROWSE_WINDOW, seed=seed)
     except InvalidTag as exc:  # `tag:` with something no tag can be is a problem of the query
         raise InvalidQuery(exc.detail) from None
-    if not page.items:
+    if not ids:
         return None
-    position = index % len(page.items)
-    return Match(page.items[position], position, len(page.items), more=page.next_cursor is not None)
+    position = index % len(ids)
+    try:
+        image = await images.get_image(res, ids[position])
+    except ImageNotFound:  # deleted since the search: the next click finds the window without it
+        return None
+    return Match(image, position, len(ids), more=more)
 
 
 async def use_image(res: Resources, image_id: uuid.UUID) -> ImageRow | None:
@@ -86,7 +92,12 @@ async def use_image(res: Resources, image_id: uuid.UUID) -> ImageRow | None:
 
 async def choices(res: Resources, typed: str) -> list[Choice]:
     """Autocomplete for a query being typed: the text itself, then its last word completed as a tag (typos and
-    aliases too), then captions of the best matches. Malformed or partial queries still get tag suggestions."""
+    aliases too), then captions that hold its words (the whole caption first, then those starting with them, newest
+    first). Malformed or partial queries (an open quote) get suggestions too.
+
+    Discord asks at every keystroke, so this is three or four short indexed statements, not a search: ~2.5 ms of
+    PostgreSQL for `hap` at 100,000 images, where the relevance search it replaced took ~6 ms.
+    """
     typed = " ".join(typed.split())[:MAX_QUERY_CHARS]
     head, _, last = typed.rpartition(" ")
     operator = re.match(r"^-?(?:tag:)?", last)
@@ -95,7 +106,7 @@ async def choices(res: Resources, typed: str) -> list[Choice]:
     found: list[Choice] = []
     if typed:
         found.append(_choice(typed, typed))
-    # Tags starting with the word come from an index; the typo-tolerant look reads every tag (~9 ms at 5,000 tags),
+    # Tags starting with the word come from an index; the typo-tolerant look costs more (~1.3 ms at 5,000 tags),
     # so it runs only when the word starts few tags (a misspelling: `kat`), not on every keystroke.
     suggestions = await images.suggest_tags(res, prefix=word, limit=MAX_CHOICES)
     if word and len(suggestions) < TYPO_BELOW:
@@ -105,17 +116,26 @@ async def choices(res: Resources, typed: str) -> list[Choice]:
         value = f"{head} {sign}{tag}".strip()
         label = f"{value} ({suggestion.count})" if suggestion.tag is None else f"{value} ({suggestion.name} → {tag})"
         found.append(_choice(label, value))
-    if len(typed) >= search.MIN_INDEXED_TEXT:
-        try:
-            page = await search.search_images(res, q=typed, tags=[], limit=CAPTION_CHOICES, cursor=None)
-        except (InvalidQuery, InvalidTag):
-            page = None  # still being typed (an open quote, a lone '-'): tags are suggestions enough
-        for image in page.items if page else []:
-            words = caption_words(image.text)
+    free = _free_words(typed)
+    if len(free) >= search.MIN_INDEXED_TEXT:
+        async with res.db() as conn:
+            completions = await db.caption_completions(conn, free, limit=CAPTION_ROWS, walk=CAPTION_WALK)
+        for completion in sorted(completions, key=lambda c: c.rank):  # stable: newest first within a rank
+            words = caption_words(completion.text)
             if words:
-                found.append(_choice(f"“{_clip(image.text or '', MAX_CHOICE_CHARS - 2)}”", words))
+                found.append(_choice(f"“{_clip(completion.text, MAX_CHOICE_CHARS - 2)}”", words))
     unique = list({choice.value: choice for choice in reversed(found)}.values())[::-1]
     return unique[:MAX_CHOICES]
+
+
+def _free_words(typed: str) -> str:
+    """The words of a query being typed that a caption could hold: not excluded, no operators (`tag:`, `by:`,
+    `smu*`, `-dog`, `|`), quotes dropped, even when the query does not parse yet (an open quote)."""
+    try:
+        return " ".join(atom.text for atom in parse_query(typed).free_text)
+    except InvalidQuery:
+        words = typed.replace('"', " ").split()
+        return " ".join(w for w in words if not w.startswith("-") and ":" not in w and not w.endswith("*") and w != "|")
 
 
 def caption_words(text: str | None) -> str:

@@ -149,5 +149,5 @@ async def suggest_tags(res: Resources, *, prefix: str, limit: int, typed: str | 
             return await db.tag_counts(conn, prefix=cleaned, limit=limit)
     # One edit for short words (kat -> cat), two from four letters on (smgu -> smug swaps two).
     distance = 0 if len(cleaned) < 3 else 1 if len(cleaned) < 4 else 2
-    async with res.tx() as conn:
+    async with res.db() as conn:
         return await similar_tags(conn, cleaned, max_distance=distance, limit=limit)

@@ -103,6 +103,21 @@ async def search_images(
     return SearchPage(items=[hit.image for hit in hits], next_cursor=next_cursor, did_you_mean=suggestion)
 
 
+async def search_ids(res: Resources, *, q: str, limit: int, seed: int) -> tuple[list[uuid.UUID], bool]:
+    """The ids of the first `limit` matches of the query `q` in its order, and whether more match: a window of
+    matches to count and step through (chat previews), read without the images' columns.
+
+    Raises:
+        InvalidQuery: `q` is malformed or needs a signed-in user (`is:fav`, `by:me`).
+    """
+    query = parse_query(q)
+    sort: db.SearchSort = query.sort or ("relevance" if query.has_free_text else "new")
+    async with res.tx() as conn:
+        search = await resolve(conn, query, [], sort=sort, limit=limit + 1, seed=seed)
+        ids = await db.search_ids(conn, search)
+    return ids[:limit], len(ids) > limit
+
+
 async def _did_you_mean(
     conn: asyncpg.Connection, q: str, query: Query, extra: list[Tag], viewer: uuid.UUID | None
 ) -> DidYouMean | None:
