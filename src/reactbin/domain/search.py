@@ -82,7 +82,7 @@ async def search_images(
     """
     query = parse_query(q)
     extra = [Tag(tag) for tag in normalise_tags(list(tags))]
-    sort: db.SearchSort = query.sort or ("relevance" if query.has_free_text else "new")
+    sort = _sort_of(query)
     decoded = _decode_cursor(cursor, sort) if cursor else None
     if decoded is not None:
         seed = decoded.seed
@@ -103,6 +103,11 @@ async def search_images(
     return SearchPage(items=[hit.image for hit in hits], next_cursor=next_cursor, did_you_mean=suggestion)
 
 
+def _sort_of(query: Query) -> db.SearchSort:
+    """The query's order: the one it names, else relevance when it has words, else newest first."""
+    return query.sort or ("relevance" if query.has_free_text else "new")
+
+
 async def search_ids(res: Resources, *, q: str, limit: int, seed: int) -> tuple[list[uuid.UUID], bool]:
     """The ids of the first `limit` matches of the query `q` in its order, and whether more match: a window of
     matches to count and step through (chat previews), read without the images' columns.
@@ -111,7 +116,7 @@ async def search_ids(res: Resources, *, q: str, limit: int, seed: int) -> tuple[
         InvalidQuery: `q` is malformed or needs a signed-in user (`is:fav`, `by:me`).
     """
     query = parse_query(q)
-    sort: db.SearchSort = query.sort or ("relevance" if query.has_free_text else "new")
+    sort = _sort_of(query)
     async with res.tx() as conn:
         search = await resolve(conn, query, [], sort=sort, limit=limit + 1, seed=seed)
         ids = await db.search_ids(conn, search)
